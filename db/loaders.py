@@ -1,0 +1,165 @@
+"""Per-request dataloaders (aiodataloader). A fresh `Loaders` bundle is built for every request.
+
+Each batch opens its own short session: batches of one request run concurrently. Results are
+aligned with keys: a miss is `None`, an empty `Page` or `0`.
+
+- `RowByIdLoader`   (e.g. CustomerByIdLoader): rows by primary key.
+- `ChildPageLoader` (e.g. RequestsByCustomerLoader): the first N children of every parent in ONE
+                    statement (row_number() over (partition by parent)), for nested connections.
+- `ChildCountLoader`(e.g. OpenRequestCountByCustomerLoader): a grouped count per parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+from aiodataloader import DataLoader
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from db.paging import Ordering, Page, PageRequest, make_page
+
+Where = Sequence[Any]
+
+
+class RowByIdLoader(DataLoader):  # type: ignore[misc]
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], model: Any) -> None:
+        super().__init__()
+        self.sessionmaker = sessionmaker
+        self.model = model
+
+    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
+        async with self.sessionmaker() as session:
+            rows = (await session.scalars(select(self.model).where(self.model.id.in_(keys)))).all()
+        by_id = {row.id: row for row in rows}
+        return [by_id.get(k) for k in keys]
+
+
+class ChildPageLoader(DataLoader):  # type: ignore[misc]
+    """parent id -> Page of children, for one set of page arguments and filters."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        model: Any,
+        parent_column: Any,
+        ordering: Ordering,
+        request: PageRequest,
+        where: Where = (),
+    ) -> None:
+        super().__init__()
+        self.sessionmaker = sessionmaker
+        self.model = model
+        self.parent_column = parent_column
+        self.ordering = ordering
+        self.request = request
+        self.where = list(where)
+
+    async def batch_load_fn(self, keys: list[int]) -> list[Page[Any]]:
+        req = self.request
+        if req.size == 0:
+            return [Page([], [], False, req.after is not None, self.ordering) for _ in keys]
+        conditions = [self.parent_column.in_(keys), *self.where]
+        if req.after is not None:
+            conditions.append(self.ordering.after(req.after))
+        if req.before is not None:
+            conditions.append(self.ordering.after(req.before, backwards=True))
+        rn = (
+            func.row_number()
+            .over(partition_by=self.parent_column, order_by=self.ordering.order_by(backwards=req.backwards))
+            .label("rn")
+        )
+        inner = select(self.model, rn).where(*conditions).subquery()
+        child = aliased(self.model, inner)
+        stmt = select(child).where(inner.c.rn <= req.size + 1).order_by(inner.c[self.parent_column.key], inner.c.rn)
+        async with self.sessionmaker() as session:
+            rows = (await session.scalars(stmt)).all()
+        grouped: dict[int, list[Any]] = {}
+        for row in rows:
+            grouped.setdefault(getattr(row, self.parent_column.key), []).append(row)
+        return [make_page(grouped.get(k, []), self.ordering, req) for k in keys]
+
+
+class ChildCountLoader(DataLoader):  # type: ignore[misc]
+    """parent id -> number of children matching `where`."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], *, parent_column: Any, where: Where = ()
+    ) -> None:
+        super().__init__()
+        self.sessionmaker = sessionmaker
+        self.parent_column = parent_column
+        self.where = list(where)
+
+    async def batch_load_fn(self, keys: list[int]) -> list[int]:
+        stmt = (
+            select(self.parent_column, func.count())
+            .where(self.parent_column.in_(keys), *self.where)
+            .group_by(self.parent_column)
+        )
+        async with self.sessionmaker() as session:
+            counts: dict[Any, int] = dict((await session.execute(stmt)).tuples().all())
+        return [int(counts.get(k, 0)) for k in keys]
+
+
+class Loaders:
+    """The bundle of one request. Loaders are made on first use and shared by equal keys."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._loaders: dict[Hashable, DataLoader] = {}
+
+    def get(self, key: Hashable, factory: Callable[[], DataLoader]) -> Any:
+        loader = self._loaders.get(key)
+        if loader is None:
+            loader = self._loaders[key] = factory()
+        return loader
+
+    def by_id(self, model: Any) -> RowByIdLoader:
+        """`<Model>ByIdLoader`: rows of `model` by primary key."""
+        return self.get(("by_id", model), lambda: RowByIdLoader(self.sessionmaker, model))  # type: ignore[no-any-return]
+
+    def child_page(
+        self,
+        *,
+        name: str,
+        model: Any,
+        parent_column: Any,
+        ordering: Ordering,
+        request: PageRequest,
+        where: Where = (),
+        where_key: Hashable = (),
+    ) -> ChildPageLoader:
+        """`name` and `where_key` identify the filter, so equal nested fields share one loader."""
+        key = ("page", name, where_key, ordering.name, request.cache_key())
+        return self.get(  # type: ignore[no-any-return]
+            key,
+            lambda: ChildPageLoader(
+                self.sessionmaker,
+                model=model,
+                parent_column=parent_column,
+                ordering=ordering,
+                request=request,
+                where=where,
+            ),
+        )
+
+    def child_count(
+        self, *, name: str, parent_column: Any, where: Where = (), where_key: Hashable = ()
+    ) -> ChildCountLoader:
+        key = ("count", name, where_key)
+        return self.get(  # type: ignore[no-any-return]
+            key, lambda: ChildCountLoader(self.sessionmaker, parent_column=parent_column, where=where)
+        )
+
+    def forget(self, model: Any, pk: int) -> None:
+        """Drop a cached row after a mutation changed it."""
+        loader = self._loaders.get(("by_id", model))
+        if loader is not None:
+            loader.clear(pk)
+
+    def prime(self, model: Any, row: Any) -> None:
+        self.by_id(model).clear(row.id).prime(row.id, row)

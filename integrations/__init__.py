@@ -1,0 +1,1 @@
+"""The outside world behind small interfaces: auth (JWT/OIDC), storage, email, AI."""

@@ -1,0 +1,1 @@
+"""Login, signup, email verification (identity issue)."""

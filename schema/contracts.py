@@ -1,0 +1,1 @@
+"""Uploaded contracts (read side; uploads come with their own issue)."""

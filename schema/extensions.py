@@ -1,0 +1,132 @@
+"""Schema extensions: the anonymous gate, error classification/masking, and operation bookkeeping."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from graphql.execution import ExecutionResult as GraphQLExecutionResult
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import DomainError, Unauthenticated
+
+log = logging.getLogger("customer_graph.errors")
+
+# Root fields an anonymous caller may run (plus introspection).
+ANONYMOUS_FIELDS = frozenset({"login", "signup", "verifyEmail", "me", "__typename", "__schema", "__type"})
+RETRY_AFTER_SECONDS = 5
+
+
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) -> Iterator[str]:
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            yield sel.name.value
+        elif isinstance(sel, InlineFragmentNode):
+            yield from _root_fields(sel.selection_set, fragments)
+        elif isinstance(sel, FragmentSpreadNode):
+            frag = fragments.get(sel.name.value)
+            if frag is not None:
+                yield from _root_fields(frag.selection_set, fragments)  # type: ignore[attr-defined]
+
+
+def selected_operation(document, operation_name: str | None) -> OperationDefinitionNode | None:  # type: ignore[no-untyped-def]
+    ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name:
+        return next((o for o in ops if o.name and o.name.value == operation_name), None)
+    return ops[0] if len(ops) == 1 else None
+
+
+class AnonymousGate(SchemaExtension):
+    """Anonymous callers may run only login, signup, verifyEmail, `me` and introspection."""
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        ctx = ec.context
+        document = ec.graphql_document
+        if document is not None:
+            op = selected_operation(document, ec.operation_name)
+            if op is not None and op.name is not None and ctx is not None:
+                ctx.operation_name = op.name.value
+            auth_error = ctx.extra.get("auth_error") if ctx is not None else None
+            if auth_error is not None:  # a bad token is refused whatever the operation
+                ec.result = GraphQLExecutionResult(data=None, errors=[auth_error])
+            elif op is not None and ctx is not None and ctx.viewer is None:
+                fragments: dict[str, object] = {
+                    d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+                }
+                denied = [f for f in _root_fields(op.selection_set, fragments) if f not in ANONYMOUS_FIELDS]
+                if denied:
+                    ec.result = GraphQLExecutionResult(data=None, errors=[Unauthenticated()])
+        yield
+
+
+def _is_database_down(error: BaseException | None) -> bool:
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError)):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__:
+            return True
+        if isinstance(error, OSError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+class ErrorPolicy(SchemaExtension):
+    """Coded errors pass through; a database outage is SERVICE_UNAVAILABLE; anything else is masked."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not getattr(result, "errors", None):
+            return
+        ctx = self.execution_context.context
+        request_id = getattr(ctx, "request_id", "-")
+        result.errors = [self._classify(e, request_id) for e in result.errors or []]
+        if ctx is not None:
+            ctx.extra["error_codes"] = [
+                (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
+            ]
+
+    def _classify(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return error
+        if isinstance(original, DomainError):  # a resolver forgot its payload: still an expected failure
+            return GraphQLError(
+                str(original), nodes=error.nodes, path=error.path, extensions={"code": "BAD_USER_INPUT"}
+            )
+        if _is_database_down(original):
+            log.warning("database unavailable", extra={"request_id": request_id, "error": type(original).__name__})
+            return GraphQLError(
+                "The service is temporarily unavailable; retry shortly.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "SERVICE_UNAVAILABLE", "retryAfter": RETRY_AFTER_SECONDS},
+            )
+        log.error(
+            "unhandled error in resolver",
+            exc_info=(type(original), original, original.__traceback__),
+            extra={"request_id": request_id, "path": error.path},
+        )
+        return GraphQLError(
+            "Internal server error.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

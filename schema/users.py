@@ -1,0 +1,72 @@
+"""User accounts and `me`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from db import models
+from db.enums import STAFF_ROLES
+from resolvers import users as users_resolvers
+from resolvers.ids import to_global_id
+from schema.base import Info, Node
+from schema.enums import Role
+from schema.node import register_node
+
+if TYPE_CHECKING:
+    from schema.customers import Customer
+    from schema.operators import Operator
+
+
+@strawberry.type(description="A login: staff (ADMIN, OPERATOR, SALES) or a customer's own account.")
+class User(Node):
+    email: str = strawberry.field(description="Login email.")
+    first_name: str = strawberry.field(description="First name.")
+    last_name: str = strawberry.field(description="Last name.")
+    role: Role = strawberry.field(description="The user's role.")
+    email_verified: bool = strawberry.field(description="Whether the email address was confirmed.")
+    _row: strawberry.Private[models.User]
+
+    @classmethod
+    def from_row(cls, row: models.User) -> User:
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),  # type: ignore[arg-type]
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            role=row.role,  # type: ignore[arg-type]
+            email_verified=row.email_verified,
+            _row=row,
+        )
+
+    @strawberry.field(description="The customer record of a CUSTOMER account; null for staff.")
+    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")] | None:
+        from schema.customers import Customer
+
+        if self._row.customer_id is None:
+            return None
+        row = await users_resolvers.visible_customer(info.context, customer_id=self._row.customer_id)
+        return Customer.from_row(row) if row else None
+
+    @strawberry.field(description="The staff user as an Operator; null for customers.")
+    async def operator(self, info: Info) -> Annotated[Operator, strawberry.lazy("schema.operators")] | None:
+        from schema.operators import Operator
+
+        if self._row.role not in STAFF_ROLES:
+            return None
+        return Operator.from_row(self._row)
+
+
+@register_node("User")
+async def load_user_node(ctx, pk: int) -> User | None:  # type: ignore[no-untyped-def]
+    row = await users_resolvers.visible_user(ctx, user_id=pk)
+    return User.from_row(row) if row else None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user; null for anonymous callers.")
+    async def me(self, info: Info) -> User | None:
+        row = await users_resolvers.me(info.context)
+        return User.from_row(row) if row else None

@@ -1,0 +1,259 @@
+"""The Starlette app factory: routes, middleware, and the lifespan that builds long-lived clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+from sqlmodel import col
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db.engine import create_engine, create_sessionmaker
+from db.models import OutboxMessage
+from integrations.auth.tokens import TokenService
+from resolvers.context import Services
+from schema.root import build_schema
+from server import __version__, metrics, migrate
+from server.context import GraphQLApp
+from server.settings import Settings, get_settings
+
+log = logging.getLogger("customer_graph.http")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message is one line for the operator."""
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or an embedded pgserver cluster outside production."""
+    if settings.database.url:
+        return settings.database.url
+    if settings.is_production:
+        raise ConfigError("DATABASE_URL is required in production")
+    from server.embedded_pg import start_embedded
+
+    url, _server = start_embedded(Path(settings.app.data_dir) / "pgdata")
+    return url
+
+
+def build_services(settings: Settings) -> Services:
+    auth = settings.auth
+    tokens = TokenService(
+        algorithm=auth.jwt_algorithm,
+        secret=auth.jwt_secret,
+        private_key=auth.jwt_private_key,
+        public_key=auth.jwt_public_key,
+        issuer=auth.jwt_issuer,
+        audience=auth.jwt_audience,
+        ttl_seconds=auth.token_ttl_seconds,
+    )
+    return Services(tokens=tokens)
+
+
+class RequestLog:
+    """One JSON log line and one metrics sample per HTTP request; honours and returns X-Request-ID."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            ctx = scope["state"].get("graphql_context")
+            path = scope.get("path", "")
+            route = path if path in ("/", "/graphql", "/health", "/ready", "/metrics") else "other"
+            codes = ctx.extra.get("error_codes") if ctx is not None else None
+            outcome = "ok" if status < 400 and not codes else ("error" if status < 500 else "server_error")
+            if codes and "INTERNAL_SERVER_ERROR" in codes:
+                outcome = "server_error"
+            operation = (ctx.operation_name if ctx is not None else None) or "-"
+            if route == "/graphql":
+                operation = operation[:64]
+            metrics.REQUESTS.labels(route, operation, outcome).inc()
+            metrics.LATENCY.labels(route, operation, outcome).observe(elapsed)
+            if route not in ("/health", "/metrics"):
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope.get("method"),
+                        "route": route,
+                        "status": status,
+                        "operation": operation,
+                        "outcome": outcome,
+                        "error_codes": codes or [],
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "viewer_id": ctx.viewer.user_id if ctx is not None and ctx.viewer else None,
+                    },
+                )
+
+
+async def describe(request: Request) -> JSONResponse:
+    settings: Settings = request.app.state.settings
+    return JSONResponse(
+        {
+            "name": settings.app.name,
+            "version": __version__,
+            "description": "GraphQL API for customer records, support requests, chats, contracts and audit.",
+            "links": {"graphql": "/graphql", "health": "/health", "ready": "/ready", "metrics": "/metrics"},
+        }
+    )
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    state = request.app.state
+    try:
+        async with asyncio.timeout(3):
+            async with state.engine.connect() as conn:
+                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one_or_none()
+    except Exception as error:  # any failure to reach the database is "not ready"
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "alembic_version" in reason:
+            reason = "database has no migrations applied (run `customer-graph migrate upgrade`)"
+        else:
+            reason = f"database unreachable: {type(error).__name__}: {reason[:200]}"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    if current != state.head_revision:
+        return JSONResponse(
+            {
+                "status": "unavailable",
+                "reason": f"migrations not at head (database {current}, code {state.head_revision})",
+            },
+            status_code=503,
+        )
+    return JSONResponse({"status": "ready", "migration": current})
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    state = request.app.state
+    pool: Any = state.engine.pool
+    for name, value in (
+        ("size", pool.size()),
+        ("checked_out", pool.checkedout()),
+        ("overflow", pool.overflow()),
+        ("checked_in", pool.checkedin()),
+    ):
+        metrics.POOL.labels(name).set(value)
+    try:
+        async with asyncio.timeout(2):
+            async with state.sessionmaker() as session:
+                backlog = await session.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.delivered_at).is_(None))
+                )
+        metrics.OUTBOX_BACKLOG.set(backlog or 0)
+    except Exception:  # metrics never fail because the database is down
+        pass
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
+    return JSONResponse({"error": detail, "path": request.url.path}, status_code=status)
+
+
+def create_app(settings: Settings | None = None, *, database_url_override: str | None = None) -> Starlette:
+    settings = settings or get_settings()
+    problems = settings.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        url = database_url_override or database_url(settings)
+        db = settings.database
+        engine = create_engine(
+            url,
+            pool_size=db.pool_size,
+            max_overflow=db.max_overflow,
+            pool_timeout=db.pool_timeout,
+            statement_timeout_ms=db.statement_timeout_ms,
+            echo=db.echo,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.services = build_services(settings)
+        app.state.head_revision = migrate.head_revision()
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    schema = build_schema(introspection=settings.limits.introspection)
+    graphql_app = GraphQLApp(
+        schema,
+        state=None,
+        graphql_ide="graphiql" if settings.limits.graphiql else None,
+        multipart_uploads_enabled=True,
+        keep_alive=True,
+        keep_alive_interval=15,
+        subscription_protocols=("graphql-transport-ws",),
+    )
+    cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
+    app = Starlette(
+        routes=[
+            Route("/", describe, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+            Route("/ready", ready, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+        ],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            ),
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    graphql_app.state = app.state
+    return app

@@ -1,0 +1,51 @@
+"""Builds the RequestContext for each HTTP request or websocket: viewer, loaders, clients."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from db.loaders import Loaders
+from resolvers.auth import viewer_from_authorization
+from resolvers.context import RequestContext, Services
+from resolvers.errors import Unauthenticated
+
+
+class GraphQLApp(GraphQL):  # type: ignore[type-arg]
+    """strawberry's ASGI app with our context."""
+
+    def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = state  # lifespan state: settings, sessionmaker, services
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:  # type: ignore[override]
+        state = self.state
+        loaders = Loaders(state.sessionmaker)
+        request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
+        client = request.client.host if request.client else None
+        ctx = RequestContext(
+            settings=state.settings,
+            sessionmaker=state.sessionmaker,
+            loaders=loaders,
+            services=state.services,
+            request=request,
+            request_id=request_id,
+            client_address=client,
+        )
+        if isinstance(request, Request):
+            try:
+                ctx.viewer = await viewer_from_authorization(
+                    request.headers.get("authorization"), services=state.services, loaders=loaders
+                )
+            except Unauthenticated as error:
+                ctx.extra["auth_error"] = error
+        request.state.graphql_context = ctx
+        return ctx
+
+
+def new_services(**kwargs: Any) -> Services:
+    return Services(**kwargs)

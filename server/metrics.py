@@ -1,0 +1,23 @@
+"""Prometheus metrics: requests and latency per operation and outcome, DB pool figures, outbox backlog."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter(
+    "customer_graph_requests_total",
+    "HTTP requests by route, GraphQL operation name and outcome.",
+    ["route", "operation", "outcome"],
+    registry=REGISTRY,
+)
+LATENCY = Histogram(
+    "customer_graph_request_duration_seconds",
+    "Request latency by route, GraphQL operation name and outcome.",
+    ["route", "operation", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=REGISTRY,
+)
+POOL = Gauge("customer_graph_db_pool_connections", "Database pool connections by state.", ["state"], registry=REGISTRY)
+OUTBOX_BACKLOG = Gauge("customer_graph_outbox_backlog", "Outbox messages not yet delivered.", registry=REGISTRY)

@@ -1,0 +1,151 @@
+"""Settings, one class per concern, each with its environment prefix; a `.env` file is honoured.
+
+Production refuses placeholder secrets and refuses to start without `DATABASE_URL`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-in-production"
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore")
+
+
+class AppSettings(BaseSettings):
+    model_config = _config("APP_")
+
+    env: Literal["development", "test", "production"] = "development"
+    name: str = "customer-graph"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    cors_origins: list[str] = Field(default_factory=list)  # production allowlist; development allows all
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    data_dir: str = ".customer-graph"  # embedded PostgreSQL and local files live here
+
+
+class DatabaseSettings(BaseSettings):
+    model_config = _config("DATABASE_")
+
+    url: str | None = None  # unset: an embedded pgserver cluster under APP_DATA_DIR (dev and tests only)
+    pool_size: int = 10
+    max_overflow: int = 10
+    pool_timeout: float = 10.0
+    statement_timeout_ms: int = 15000
+    echo: bool = False
+
+
+class AuthSettings(BaseSettings):
+    model_config = _config("AUTH_")
+
+    jwt_algorithm: Literal["HS256", "RS256", "EdDSA"] = "HS256"
+    jwt_secret: str = PLACEHOLDER_SECRET  # HS256 key (development only)
+    jwt_private_key: str | None = None  # PEM, for RS256/EdDSA
+    jwt_public_key: str | None = None
+    jwt_issuer: str = "customer-graph"
+    jwt_audience: str = "customer-graph"
+    token_ttl_seconds: int = 3600
+    verification_ttl_seconds: int = 86400
+    login_max_failures: int = 5  # per account and per client address within the window
+    login_window_seconds: int = 900
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_role_claim: str = "role"
+    oidc_default_role: str = "OPERATOR"
+    oidc_jwks_cache_seconds: int = 3600
+
+
+class StorageSettings(BaseSettings):
+    model_config = _config("STORAGE_")
+
+    backend: Literal["local", "gcs"] = "local"
+    local_path: str = ".customer-graph/files"
+    gcs_bucket: str | None = None
+    gcs_endpoint: str | None = None  # emulator URL in tests
+    gcs_project: str | None = None
+    max_file_bytes: int = 10 * 1024 * 1024
+    url_ttl_seconds: int = 900
+
+
+class EmailSettings(BaseSettings):
+    model_config = _config("EMAIL_")
+
+    backend: Literal["console", "sendgrid"] = "console"
+    sendgrid_api_key: str | None = None
+    sendgrid_host: str | None = None  # a local SendGrid-speaking server in tests
+    sender: str = "no-reply@customer-graph.local"
+    sales_recipients: list[str] = Field(default_factory=lambda: ["sales@customer-graph.local"])
+
+
+class AISettings(BaseSettings):
+    model_config = _config("AI_")
+
+    enabled: bool = False
+    api_key: str | None = None
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    timeout_seconds: float = 20.0
+
+
+class LimitSettings(BaseSettings):
+    model_config = _config("LIMITS_")
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 10000
+    max_body_bytes: int = 1024 * 1024
+    introspection: bool = True
+    graphiql: bool = True
+    default_page_size: int = 20
+    max_page_size: int = 50
+
+
+class Settings:
+    """All settings, read once per process."""
+
+    def __init__(self) -> None:
+        self.app = AppSettings()
+        self.database = DatabaseSettings()
+        self.auth = AuthSettings()
+        self.storage = StorageSettings()
+        self.email = EmailSettings()
+        self.ai = AISettings()
+        self.limits = LimitSettings()
+
+    @property
+    def is_production(self) -> bool:
+        return self.app.env == "production"
+
+    def problems(self) -> list[str]:
+        """What stops this configuration from running; empty when it may start."""
+        found: list[str] = []
+        if not self.is_production:
+            return found
+        if not self.database.url:
+            found.append("DATABASE_URL is required in production")
+        if self.auth.jwt_algorithm == "HS256":
+            if self.auth.jwt_secret == PLACEHOLDER_SECRET or len(self.auth.jwt_secret) < 32:
+                found.append("AUTH_JWT_SECRET is a placeholder or shorter than 32 characters")
+        elif not (self.auth.jwt_private_key and self.auth.jwt_public_key):
+            found.append("AUTH_JWT_PRIVATE_KEY and AUTH_JWT_PUBLIC_KEY are required for " + self.auth.jwt_algorithm)
+        if self.email.backend == "sendgrid" and not self.email.sendgrid_api_key:
+            found.append("EMAIL_SENDGRID_API_KEY is required with EMAIL_BACKEND=sendgrid")
+        if self.storage.backend == "gcs" and not self.storage.gcs_bucket:
+            found.append("STORAGE_GCS_BUCKET is required with STORAGE_BACKEND=gcs")
+        if self.ai.enabled and not self.ai.api_key:
+            found.append("AI_API_KEY is required with AI_ENABLED=true")
+        return found
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

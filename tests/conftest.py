@@ -1,0 +1,151 @@
+"""Test harness: a real PostgreSQL (DATABASE_URL, else a throwaway pgserver cluster), the schema built
+by running the Alembic migrations, the real app served in-process over ASGI, each test isolated by
+truncating every table afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from db.models import metadata
+from server import migrate
+from server.app import create_app
+from server.settings import Settings
+
+os.environ.setdefault("APP_ENV", "test")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _admin(url: str, sql: str) -> None:
+    u = make_url(url)
+    conn = await asyncpg.connect(
+        user=u.username,
+        password=u.password or None,
+        host=u.host or u.query.get("host"),
+        port=u.port,
+        database=u.database,
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server's URL (its maintenance database)."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield url
+        return
+    from server.embedded_pg import start_embedded
+
+    with tempfile.TemporaryDirectory(prefix="cg-pg-") as tmp:
+        url, _server = start_embedded(tmp, cleanup_mode="stop")
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database for this test session, built by the migrations."""
+    name = f"cg_test_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    url = _with_database(server_url, name)
+    migrate.upgrade(url)
+    yield url
+    asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_settings(**overrides: Any) -> Settings:
+    settings = Settings()
+    settings.app.env = "test"
+    settings.app.data_dir = tempfile.mkdtemp(prefix="cg-data-")
+    settings.storage.local_path = os.path.join(settings.app.data_dir, "files")
+    settings.auth.jwt_secret = "test-secret-" + "x" * 32
+    for key, value in overrides.items():
+        section, _, attr = key.partition("__")
+        setattr(getattr(settings, section), attr, value)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[Any]:
+    application = create_app(test_settings(), database_url_override=database_url)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test starts from empty tables (those that touch the database)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    async with app.state.engine.begin() as conn:
+        await conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def sql_counter(app: Any) -> Iterator[StatementCounter]:
+    """Counts every SQL statement the app sends while the test runs (reset it before the 'when')."""
+    counter = StatementCounter()
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
+    """POST a GraphQL document; returns the JSON body. `token=` signs the request in."""
+
+    async def run(
+        query: str, variables: dict[str, Any] | None = None, *, token: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers, **kwargs
+        )
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    return run
