@@ -27,6 +27,9 @@ class Customer(Node):
     version: int = strawberry.field(description="Optimistic-concurrency version; pass as expectedVersion.")
     _row: strawberry.Private[models.Customer]
 
+    # --- nested fields owned by chat / notes / contracts (schema/chat.py, notes.py, contracts.py) ---
+    # --- end of nested fields owned by chat / notes / contracts ---
+
     @classmethod
     def from_row(cls, row: models.Customer) -> Customer:
         return cls(
