@@ -33,8 +33,8 @@ pytest: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/customer-graph export-schema schema.graphql
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.run
+bench: $(STAMP)   # e.g. make bench BENCH_ARGS="--customers 20000 --concurrency 4"
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

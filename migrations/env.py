@@ -57,7 +57,8 @@ async def run_async_migrations() -> None:
     if connectable is not None:
         await connectable.run_sync(_run_sync)
         return
-    engine = create_async_engine(_url(), poolclass=pool.NullPool)
+    # A bounded connect timeout: an unreachable database fails in seconds, not asyncpg's default minute.
+    engine = create_async_engine(_url(), poolclass=pool.NullPool, connect_args={"timeout": 10})
     async with engine.connect() as connection:
         await connection.run_sync(_run_sync)
     await engine.dispose()

@@ -38,3 +38,4 @@ class RequestContext:
     client_address: str | None = None
     operation_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    connection_params: dict[str, Any] | None = None  # websocket `connection_init` payload (strawberry sets it)

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import create_engine, create_sessionmaker
 from db.models import OutboxMessage
+from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from resolvers.context import Services
 from schema.root import build_schema
@@ -64,7 +65,7 @@ def build_services(settings: Settings) -> Services:
         audience=auth.jwt_audience,
         ttl_seconds=auth.token_ttl_seconds,
     )
-    return Services(tokens=tokens)
+    return Services(tokens=tokens, oidc=verifier_from_settings(auth))
 
 
 class RequestLog:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,19 +11,41 @@ from pathlib import Path
 from server.settings import get_settings
 
 
+class CliError(Exception):
+    """What the operator must fix, said in one line (the CLI avoids importing the app just to say it)."""
+
+
 def _fail(message: str) -> int:
     print(f"customer-graph: {message}", file=sys.stderr)
     return 2
 
 
-def _url_or_embedded() -> str:
-    from server.app import ConfigError, database_url
+def _check_url(url: str) -> None:
+    """A malformed or non-PostgreSQL DATABASE_URL fails here, in one line, before anything starts."""
+    from db.engine import async_url
 
+    try:
+        async_url(url)
+    except Exception as error:
+        raise CliError(f"DATABASE_URL is not usable: {_first_line(error)}")
+
+
+def _url_or_embedded() -> str:
     settings = get_settings()
     problems = settings.problems()
     if problems:
-        raise ConfigError("; ".join(problems))
+        raise CliError("; ".join(problems))
+    if settings.database.url:
+        _check_url(settings.database.url)
+        return settings.database.url
+    from server.app import database_url  # starts the embedded cluster
+
     return database_url(settings)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -74,6 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("; ".join(problems))
     if not settings.database.url and args.workers > 1:
         return _fail("--workers > 1 needs DATABASE_URL (the embedded database serves one process)")
+    if settings.database.url:
+        _check_url(settings.database.url)  # an unreachable database still starts: /ready reports it
     _serve(args.host or settings.app.host, args.port or settings.app.port, args.workers)
     return 0
 
@@ -83,20 +108,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from server import migrate
     from server.seed import seed_demo_once
 
-    settings = get_settings()
     os.environ.setdefault("APP_ENV", "development")
+    get_settings.cache_clear()
+    settings = get_settings()
     url = _url_or_embedded()
     if not settings.database.url:
-        os.environ["DATABASE_URL"] = url  # the server process reuses the running embedded cluster
+        print(f"embedded PostgreSQL running, data in {Path(settings.app.data_dir).resolve() / 'pgdata'}")
+        os.environ["DATABASE_URL"] = url  # the server (same process) reuses the running embedded cluster
         get_settings.cache_clear()
     migrate.upgrade(url)
     logins = seed_demo_once(url)
     host, port = args.host or settings.app.host, args.port or settings.app.port
-    print(f"\ncustomer-graph is starting: GraphiQL at http://{host}:{port}/graphql")
-    if logins:
-        print("Demo logins (password for all: see below):")
-        for email, role, password in logins:
-            print(f"  {role:<9} {email:<32} {password}")
+    print(f"\ncustomer-graph: GraphiQL at http://{host}:{port}/graphql")
+    _print_logins(logins)
     print(flush=True)
     if args.no_serve:
         return 0
@@ -104,16 +128,27 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    if logins:
+        print("Demo logins (sign in with the `login` mutation):")
+        for email, role, password in logins:
+            print(f"  {role:<9} {email:<28} password: {password}")
+    else:
+        print("Users already exist: demo data not loaded (demo logins, if any, are unchanged).")
+
+
 def cmd_seed(args: argparse.Namespace) -> int:
     from server import migrate
     from server.seed import seed_bulk, seed_demo_once
 
+    if args.customers < 0:
+        return _fail("--customers must be a positive number")
     url = _url_or_embedded()
     migrate.upgrade(url)
     if args.customers:
-        seed_bulk(url, customers=args.customers)
+        seed_bulk(url, customers=args.customers, chunk=args.chunk)
     else:
-        seed_demo_once(url)
+        _print_logins(seed_demo_once(url))
     return 0
 
 
@@ -151,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=cmd_migrate)
 
     seed = sub.add_parser("seed", help="load demo data, or --customers N generated rows")
-    seed.add_argument("--customers", type=int, default=0)
+    seed.add_argument("--customers", type=int, default=0, help="generate N customers (5 requests, 2 chats each)")
+    seed.add_argument("--chunk", type=int, default=10_000, help="customers per transaction with --customers")
     seed.set_defaults(func=cmd_seed)
 
     admin = sub.add_parser("create-admin", help="create (or reset) an ADMIN user")
@@ -167,22 +203,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe(error: BaseException) -> str:
+    """One line for the operator: what is wrong, never a stack trace (and never a password)."""
+    from pydantic import ValidationError
+
+    app = sys.modules.get("server.app")  # a ConfigError can only come from an app that was imported
+    if isinstance(error, CliError) or (app is not None and isinstance(error, app.ConfigError)):
+        return str(error)
+    if isinstance(error, ValidationError):
+        from server import settings as config
+
+        prefixes = {
+            cls.__name__: str(cls.model_config.get("env_prefix", ""))
+            for cls in vars(config).values()
+            if isinstance(cls, type) and issubclass(cls, config.BaseSettings) and cls is not config.BaseSettings
+        }
+        first = error.errors()[0]
+        name = prefixes.get(error.title, "") + "_".join(str(part) for part in first["loc"])
+        return f"invalid setting {name.upper()}: {first['msg']}"
+    if isinstance(error, (OSError, TimeoutError)) or type(error).__module__.startswith("asyncpg"):
+        return f"cannot reach the database: {type(error).__name__}: {_first_line(error)}"
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from server.logs import configure_logging
-
-    configure_logging(get_settings().app.log_level)
     try:
+        from server.logs import configure_logging
+
+        configure_logging(get_settings().app.log_level)
+        for chatty in ("pgserver", "alembic.runtime.plugins"):  # their INFO lines drown the useful ones
+            logging.getLogger(chatty).setLevel(logging.WARNING)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one line for the operator, no stack trace
-        from server.app import ConfigError
-
-        if isinstance(error, ConfigError):
-            return _fail(str(error))
-        first = str(error).splitlines()[0] if str(error) else ""
-        return _fail(f"{type(error).__name__}: {first}")
+        return _fail(_describe(error))
 
 
 if __name__ == "__main__":

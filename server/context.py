@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET
 
 from db.loaders import Loaders
 from resolvers.auth import viewer_from_authorization
@@ -45,6 +47,23 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
                 ctx.extra["auth_error"] = error
         request.state.graphql_context = ctx
         return ctx
+
+    async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
+        """Websockets authenticate in `connection_init`: `{"authorization": "Bearer <token>"}`.
+
+        No authorization is an anonymous connection (the anonymous gate refuses its subscriptions); a bad one
+        closes the socket with 4403."""
+        params = context.connection_params or {}
+        header = params.get("authorization", params.get("Authorization"))
+        if header is None:
+            return UNSET
+        if not isinstance(header, str):
+            raise ConnectionRejectionError()
+        try:
+            context.viewer = await viewer_from_authorization(header, services=context.services, loaders=context.loaders)
+        except Unauthenticated:
+            raise ConnectionRejectionError()
+        return UNSET
 
 
 def new_services(**kwargs: Any) -> Services:

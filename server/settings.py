@@ -53,7 +53,8 @@ class AuthSettings(BaseSettings):
     jwt_audience: str = "customer-graph"
     token_ttl_seconds: int = 3600
     verification_ttl_seconds: int = 86400
-    login_max_failures: int = 5  # per account and per client address within the window
+    login_max_failures: int = 5  # per account within the window; then locked for the window's length
+    login_max_failures_per_address: int = 20  # per client address (offices share one address behind NAT)
     login_window_seconds: int = 900
     oidc_issuer: str | None = None
     oidc_audience: str | None = None

@@ -1,21 +1,31 @@
-"""Our own access tokens: signed JWTs (authlib JOSE). HS256 in development; RS256 or EdDSA from PEM keys.
+"""Our own signed JWTs (authlib JOSE): access tokens and single-purpose tokens (email verification).
 
-(Skeleton: the identity issue hardens and extends this.)
+RS256 or EdDSA from PEM keys (preferred); HS256 with a shared secret for development. Every token carries a
+`kid` derived from the verification key, so a token from another key is refused before any signature check,
+and only the configured algorithm is accepted: `alg: none`, HS256-with-the-public-key and other algorithm
+confusions fail. Access tokens and verification tokens use different audiences, so neither passes as the other.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import authlib.deprecate  # noqa: F401  (installs an "always" filter: must precede our "ignore" below)
+
 with warnings.catch_warnings():
     # authlib.jose warns that joserfc is its successor; the stack names authlib, and its API is stable to 2.0.
     warnings.simplefilter("ignore")
-    from authlib.jose import JsonWebToken
-    from authlib.jose.errors import JoseError
+    from authlib.jose import JsonWebKey, JsonWebToken
+
+LEEWAY_SECONDS = 5
+MAX_TOKEN_LENGTH = 8192
 
 
 class TokenError(Exception):
@@ -25,7 +35,27 @@ class TokenError(Exception):
 @dataclass(frozen=True)
 class IssuedToken:
     token: str
-    expires_at: int
+    expires_at: int  # seconds since the epoch
+    jti: str = ""
+
+
+def _b64json(segment: str) -> dict[str, Any]:
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(header, claims) of a compact JWS WITHOUT checking anything: only to route a token to its verifier."""
+    if not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        raise TokenError("malformed token")
+    head, body, _sig = token.split(".")
+    try:
+        return _b64json(head), _b64json(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise TokenError("malformed token") from error
 
 
 class TokenService:
@@ -49,41 +79,93 @@ class TokenService:
                 raise ValueError("HS256 needs AUTH_JWT_SECRET")
             self._sign_key: Any = secret.encode()
             self._verify_key: Any = secret.encode()
-        else:
+            self.kid = "hs-" + hashlib.sha256(b"kid:" + secret.encode()).hexdigest()[:16]
+        elif algorithm in ("RS256", "EdDSA"):
             if not (private_key and public_key):
                 raise ValueError(f"{algorithm} needs AUTH_JWT_PRIVATE_KEY and AUTH_JWT_PUBLIC_KEY")
             self._sign_key = private_key.encode()
             self._verify_key = public_key.encode()
-        self._jwt = JsonWebToken([algorithm])  # only our algorithm: `alg: none` and others are refused
+            self.kid = JsonWebKey.import_key(self._verify_key).thumbprint()
+        else:
+            raise ValueError(f"unsupported AUTH_JWT_ALGORITHM {algorithm!r}")
+        self._jwt = JsonWebToken([algorithm])  # only our algorithm: `alg: none` and all others are refused
+
+    # --- issuing ---
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        header = {"alg": self.algorithm, "typ": "JWT", "kid": self.kid}
+        return self._jwt.encode(header, claims, self._sign_key, check=False).decode()  # type: ignore[no-any-return]
 
     def issue(self, *, subject: str, role: str, extra: dict[str, Any] | None = None) -> IssuedToken:
+        """An access token for user `subject` (the user's primary key as a string)."""
         now = int(time.time())
+        jti = uuid.uuid4().hex
         claims = {
+            **(extra or {}),
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
             "role": role,
             "iat": now,
             "exp": now + self.ttl_seconds,
-            "jti": uuid.uuid4().hex,
-            **(extra or {}),
+            "jti": jti,
         }
-        token = self._jwt.encode({"alg": self.algorithm, "typ": "JWT"}, claims, self._sign_key)
-        return IssuedToken(token.decode(), claims["exp"])
+        return IssuedToken(self._encode(claims), claims["exp"], jti)  # type: ignore[arg-type]
+
+    def purpose_audience(self, purpose: str) -> str:
+        return f"{self.audience}#{purpose}"
+
+    def issue_for(self, *, purpose: str, subject: str, ttl_seconds: int) -> IssuedToken:
+        """A single-purpose token (e.g. "verify_email"); its `jti` is what the caller records for single use."""
+        now = int(time.time())
+        jti = uuid.uuid4().hex
+        claims = {
+            "iss": self.issuer,
+            "aud": self.purpose_audience(purpose),
+            "sub": subject,
+            "purpose": purpose,
+            "iat": now,
+            "exp": now + ttl_seconds,
+            "jti": jti,
+        }
+        return IssuedToken(self._encode(claims), now + ttl_seconds, jti)
+
+    # --- verifying ---
+
+    def _load_key(self, header: Any, payload: Any) -> Any:
+        kid = header.get("kid")
+        if kid is not None and kid != self.kid:
+            raise TokenError("unknown kid")
+        return self._verify_key
+
+    def _decode(self, token: str, audience: str, essential: tuple[str, ...]) -> dict[str, Any]:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenError("malformed token")
+        options: dict[str, Any] = {
+            "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": audience},
+        }
+        for name in ("sub", "exp", "iat", *essential):
+            options.setdefault(name, {"essential": True})
+        try:
+            claims = self._jwt.decode(token, self._load_key, claims_options=options)
+            claims.validate(leeway=LEEWAY_SECONDS)
+        except TokenError:
+            raise
+        except Exception as error:  # any failure to parse or verify is simply "not a token we accept"
+            raise TokenError(type(error).__name__) from error
+        return dict(claims)
 
     def verify(self, token: str) -> dict[str, Any]:
-        try:
-            claims = self._jwt.decode(
-                token,
-                self._verify_key,
-                claims_options={
-                    "iss": {"essential": True, "value": self.issuer},
-                    "aud": {"essential": True, "value": self.audience},
-                    "sub": {"essential": True},
-                    "exp": {"essential": True},
-                },
-            )
-            claims.validate(leeway=5)
-        except (JoseError, ValueError, TypeError, KeyError) as error:
-            raise TokenError(str(error)) from error
-        return dict(claims)
+        """The claims of a valid access token; TokenError otherwise."""
+        claims = self._decode(token, self.audience, ("role",))
+        if "purpose" in claims:
+            raise TokenError("not an access token")
+        return claims
+
+    def verify_for(self, token: str, *, purpose: str) -> dict[str, Any]:
+        """The claims of a valid single-purpose token; TokenError otherwise (expired, forged, other purpose...)."""
+        claims = self._decode(token, self.purpose_audience(purpose), ("jti", "purpose"))
+        if claims.get("purpose") != purpose:
+            raise TokenError("wrong purpose")
+        return claims

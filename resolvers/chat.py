@@ -1,0 +1,276 @@
+"""Chat sessions and messages: start, post, close, and the reads (own sessions only for customers).
+
+Who (API.md): ADMIN and OPERATOR read and post everywhere; SALES read only (any change → FORBIDDEN);
+a CUSTOMER reads and posts in its own customer's sessions, others behave as absent.
+
+A post bumps `message_count` / `last_message_at` with `UPDATE … WHERE status = 'OPEN' RETURNING` in the
+transaction that inserts the message; a close is the same conditional UPDATE. Each takes the session's row
+lock until commit, so a post and a close of one session are serialised: a closed session never gains a
+message, and the count always equals the number of stored messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col
+
+from db import models
+from db.enums import ChatSessionStatus, MessageSender, Role
+from db.paging import Ordering, Page
+from resolvers import audit
+from resolvers.context import RequestContext
+from resolvers.errors import DomainError, ErrorCode, Validation
+from resolvers.ids import decode_id, to_global_id
+from resolvers.pagination import page_request
+from resolvers.viewer import Viewer, require_role, require_viewer
+
+TITLE_MAX = 200
+BODY_MAX = 10_000
+
+# Sessions: newest first. Messages: oldest first (a conversation reads top to bottom).
+SESSIONS_NEWEST_FIRST = Ordering("chat_sessions", (col(models.ChatSession.id),), descending=True)
+MESSAGES_OLDEST_FIRST = Ordering("chat_messages", (col(models.ChatMessage.id),))
+
+CHAT_WRITERS = (Role.ADMIN, Role.OPERATOR, Role.CUSTOMER)
+
+
+def required_text(v: Validation, value: str, *, field: str, max_len: int, what: str) -> str:
+    """`value` trimmed; a problem on `field` unless it holds 1..max_len characters."""
+    text = value.strip()
+    if not text:
+        v.add(field, f"{what} must not be empty.")
+    elif len(text) > max_len:
+        v.add(field, f"{what} must be at most {max_len:,} characters; it has {len(text):,}.")
+    return text
+
+
+def _visible(viewer: Viewer | None, chat: models.ChatSession | None) -> models.ChatSession | None:
+    if chat is None or viewer is None or not viewer.can_see_customer(chat.customer_id):
+        return None
+    return chat
+
+
+# --- reads -------------------------------------------------------------------------------------------
+
+
+async def visible_session(ctx: RequestContext, *, session_id: int) -> models.ChatSession | None:
+    """The session when the viewer may see it (staff: all; a customer: its own), else None."""
+    if ctx.viewer is None:
+        return None
+    if ctx.viewer.is_customer and ctx.viewer.customer_id is None:
+        return None
+    return _visible(ctx.viewer, await ctx.loaders.by_id(models.ChatSession).load(session_id))
+
+
+async def chat_session(ctx: RequestContext, *, id: str) -> models.ChatSession | None:
+    require_viewer(ctx.viewer)
+    pk = decode_id(id, "ChatSession")
+    return None if pk is None else await visible_session(ctx, session_id=pk)
+
+
+async def visible_message(ctx: RequestContext, *, message_id: int) -> models.ChatMessage | None:
+    """A message is visible exactly when its session is."""
+    message = await ctx.loaders.by_id(models.ChatMessage).load(message_id)
+    if message is None or await visible_session(ctx, session_id=message.session_id) is None:
+        return None
+    return message  # type: ignore[no-any-return]
+
+
+async def session_of(ctx: RequestContext, *, message: models.ChatMessage) -> models.ChatSession:
+    """The session of a message the viewer already sees (batched by the row loader)."""
+    chat = await ctx.loaders.by_id(models.ChatSession).load(message.session_id)
+    assert chat is not None  # messages cascade with their session
+    return chat  # type: ignore[no-any-return]
+
+
+async def customer_sessions(
+    ctx: RequestContext,
+    *,
+    customer_id: int,
+    status: ChatSessionStatus | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page[models.ChatSession]:
+    """`Customer.chatSessions`: one statement for every customer of the page, totalCount batched too."""
+    request = page_request(SESSIONS_NEWEST_FIRST, first=first, after=after)
+    where = [col(models.ChatSession.status) == status.value] if status is not None else []
+    key = status.value if status is not None else None
+    page: Page[models.ChatSession] = await ctx.loaders.child_page(
+        name="customer.chat_sessions",
+        model=models.ChatSession,
+        parent_column=col(models.ChatSession.customer_id),
+        ordering=SESSIONS_NEWEST_FIRST,
+        request=request,
+        where=where,
+        where_key=key,
+    ).load(customer_id)
+    by_id = ctx.loaders.by_id(models.ChatSession)
+    for row in page.rows:  # `message.session` below this page then needs no statement
+        by_id.prime(row.id, row)
+    counter = ctx.loaders.child_count(
+        name="customer.chat_sessions", parent_column=col(models.ChatSession.customer_id), where=where, where_key=key
+    )
+    page.total = lambda: counter.load(customer_id)
+    return page
+
+
+async def session_messages(
+    ctx: RequestContext,
+    *,
+    chat: models.ChatSession,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Page[models.ChatMessage]:
+    """`ChatSession.messages`, oldest first, paged both ways; totalCount is the session's `message_count`."""
+    request = page_request(MESSAGES_OLDEST_FIRST, first=first, after=after, last=last, before=before)
+    page: Page[models.ChatMessage] = await ctx.loaders.child_page(
+        name="chat_session.messages",
+        model=models.ChatMessage,
+        parent_column=col(models.ChatMessage.session_id),
+        ordering=MESSAGES_OLDEST_FIRST,
+        request=request,
+    ).load(chat.id)
+    count = chat.message_count
+
+    async def total() -> int:
+        return count
+
+    page.total = total
+    return page
+
+
+# --- mutations ---------------------------------------------------------------------------------------
+
+
+async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: str) -> models.ChatSession:
+    viewer = require_role(ctx.viewer, *CHAT_WRITERS)
+    v = Validation()
+    clean_title = required_text(v, title, field="title", max_len=TITLE_MAX, what="The title")
+    pk = decode_id(customer_id, "Customer")
+    if pk is not None and not viewer.can_see_customer(pk):
+        pk = None
+    async with ctx.sessionmaker() as session, session.begin():
+        customer = await session.get(models.Customer, pk) if pk is not None else None
+        if customer is None:
+            v.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
+        elif customer.erased_at is not None:
+            v.add("customerId", "The customer was erased; no new chat sessions.")
+        v.raise_if_any()
+        assert customer is not None and customer.id is not None
+        chat = models.ChatSession(customer_id=customer.id, started_by_id=viewer.user_id, title=clean_title)
+        session.add(chat)
+        await session.flush()
+        audit.record(
+            session,
+            ctx,
+            action="chat_session.started",
+            entity_type="ChatSession",
+            entity_id=to_global_id("ChatSession", chat.id),  # type: ignore[arg-type]
+            details={"customerId": to_global_id("Customer", customer.id), "status": chat.status},
+        )
+    ctx.loaders.prime(models.ChatSession, chat)
+    return chat
+
+
+async def _lock_open_session(
+    session: Any, viewer: Viewer, pk: int, values: dict[str, Any]
+) -> models.ChatSession | None:
+    """UPDATE the session if it is OPEN and visible, taking its row lock until commit; the updated row or None."""
+    conditions = [col(models.ChatSession.id) == pk, col(models.ChatSession.status) == ChatSessionStatus.OPEN.value]
+    if not viewer.is_staff:
+        conditions.append(col(models.ChatSession.customer_id) == viewer.customer_id)
+    stmt = update(models.ChatSession).where(*conditions).values(**values).returning(models.ChatSession)
+    result = await session.scalars(stmt, execution_options={"synchronize_session": False})
+    return result.one_or_none()  # type: ignore[no-any-return]
+
+
+async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str, v: Validation) -> None:
+    """After a conditional UPDATE matched nothing: NOT_FOUND, or INVALID_TRANSITION (as the only error)."""
+    chat = await session.get(models.ChatSession, pk, populate_existing=True) if pk is not None else None
+    visible = _visible(viewer, chat)
+    if visible is None:
+        v.add(field, "Chat session not found.", ErrorCode.NOT_FOUND)
+    elif visible.status == ChatSessionStatus.CLOSED.value:
+        raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The chat session is closed.", [field])
+    v.raise_if_any()
+
+
+async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) -> models.ChatMessage:
+    viewer = require_role(ctx.viewer, *CHAT_WRITERS)
+    v = Validation()
+    clean_body = required_text(v, body, field="body", max_len=BODY_MAX, what="The message")
+    pk = decode_id(session_id, "ChatSession")
+    async with ctx.sessionmaker() as session, session.begin():
+        chat = None
+        if pk is not None and not v.problems:
+            chat = await _lock_open_session(
+                session,
+                viewer,
+                pk,
+                {
+                    "message_count": col(models.ChatSession.message_count) + 1,
+                    # clock_timestamp(), not now(): taken after the row lock, so it never goes backwards.
+                    "last_message_at": func.clock_timestamp(),
+                },
+            )
+        if chat is None:
+            await _why_not_open(session, viewer, pk, "sessionId", v)
+            raise DomainError.one(ErrorCode.CONFLICT, "The chat session changed meanwhile; retry.", ["sessionId"])
+        assert chat.id is not None and chat.last_message_at is not None
+        message = models.ChatMessage(
+            session_id=chat.id,
+            sender=(MessageSender.OPERATOR if viewer.is_staff else MessageSender.CUSTOMER).value,
+            author_id=viewer.user_id,
+            body=clean_body,
+            created_at=chat.last_message_at,
+        )
+        session.add(message)
+        await session.flush()
+        audit.record(
+            session,
+            ctx,
+            action="chat_message.posted",
+            entity_type="ChatMessage",
+            entity_id=to_global_id("ChatMessage", message.id),  # type: ignore[arg-type]
+            details={
+                "sessionId": to_global_id("ChatSession", chat.id),
+                "sender": message.sender,
+                "messageCount": chat.message_count,
+            },
+        )
+    ctx.loaders.prime(models.ChatSession, chat)
+    ctx.loaders.prime(models.ChatMessage, message)
+    return message
+
+
+async def close_chat_session(ctx: RequestContext, *, id: str) -> models.ChatSession:
+    viewer = require_role(ctx.viewer, *CHAT_WRITERS)
+    v = Validation()
+    pk = decode_id(id, "ChatSession")
+    async with ctx.sessionmaker() as session, session.begin():
+        chat = None
+        if pk is not None:
+            chat = await _lock_open_session(
+                session,
+                viewer,
+                pk,
+                {"status": ChatSessionStatus.CLOSED.value, "closed_at": func.clock_timestamp()},
+            )
+        if chat is None:
+            await _why_not_open(session, viewer, pk, "id", v)
+            raise DomainError.one(ErrorCode.CONFLICT, "The chat session changed meanwhile; retry.", ["id"])
+        assert chat.id is not None
+        audit.record(
+            session,
+            ctx,
+            action="chat_session.closed",
+            entity_type="ChatSession",
+            entity_id=to_global_id("ChatSession", chat.id),
+            details=audit.changes({"status": ChatSessionStatus.OPEN.value}, {"status": chat.status}, ["status"]),
+        )
+    ctx.loaders.prime(models.ChatSession, chat)
+    return chat

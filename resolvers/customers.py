@@ -1,0 +1,353 @@
+"""Customers: listing and search, lookups, create / update / archive / restore, and their nested counts.
+
+Visibility: staff read every customer; a CUSTOMER reads only its own record, through every path.
+Writes: ADMIN and SALES; a CUSTOMER may change its own name and phone (API.md, "Who may do what").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import String, false, func, literal_column, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from db import models
+from db.enums import OPEN_REQUEST_STATUSES, Role
+from db.loaders import ChildCountLoader
+from db.paging import Ordering, Page, count_rows, fetch_page
+from resolvers import audit, validators
+from resolvers.context import RequestContext
+from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
+from resolvers.ids import decode_id, to_global_id
+from resolvers.pagination import page_request
+from resolvers.viewer import Viewer, require_role, require_viewer
+
+EDITORS = (Role.ADMIN, Role.SALES)
+AUDITED_FIELDS = ("first_name", "last_name", "email", "phone", "company", "archived_at", "version")
+EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "company")
+SEARCH_MAX = 200
+OUTBOX_CUSTOMER_CREATED = "email.customer_created"
+
+_C = models.Customer
+ORDERINGS: dict[tuple[str, bool], Ordering] = {
+    ("CREATED_AT", False): Ordering("customers.created_at", (col(_C.created_at), col(_C.id))),
+    ("CREATED_AT", True): Ordering("customers.created_at.desc", (col(_C.created_at), col(_C.id)), descending=True),
+    ("LAST_NAME", False): Ordering("customers.last_name", (col(_C.last_name), col(_C.id))),
+    ("LAST_NAME", True): Ordering("customers.last_name.desc", (col(_C.last_name), col(_C.id)), descending=True),
+}
+
+# The expression the migration's optional trigram index (gin_trgm_ops) is built on: keep them identical.
+# Literals are inlined (not bound parameters) so the planner can match the index expression.
+_SPACE, _BAR, _EMPTY = (literal_column(f"'{v}'", String) for v in (" ", " | ", ""))
+SEARCH_DOCUMENT = func.lower(
+    col(_C.first_name)
+    + _SPACE
+    + col(_C.last_name)
+    + _BAR
+    + func.coalesce(col(_C.email), _EMPTY)
+    + _BAR
+    + func.coalesce(col(_C.phone), _EMPTY)
+)
+_PHONE_CHARS = frozenset("+0123456789 -().")
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_condition(term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring over "first last | email | phone"; a phone-looking term also matches digits."""
+    lowered = term.lower()
+    conditions: list[ColumnElement[bool]] = [SEARCH_DOCUMENT.like(_like_pattern(lowered), escape="\\")]
+    digits = "".join(ch for ch in term if ch.isdigit())
+    if set(term) <= _PHONE_CHARS and len(digits) >= 3:
+        conditions.append(col(_C.phone).like(_like_pattern(digits), escape="\\"))
+        e164 = validators.parse_phone(term)
+        if e164 is not None:
+            conditions.append(col(_C.phone) == e164)
+    return or_(*conditions)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _visible_to(viewer: Viewer) -> list[ColumnElement[bool]]:
+    if viewer.is_staff:
+        return []
+    if viewer.customer_id is None:
+        return [false()]
+    return [col(_C.id) == viewer.customer_id]
+
+
+async def list_customers(
+    ctx: RequestContext,
+    *,
+    search: str | None = None,
+    include_archived: bool = False,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    order_field: str = "CREATED_AT",
+    descending: bool = False,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Page[models.Customer]:
+    viewer = require_viewer(ctx.viewer)
+    ordering = ORDERINGS[(order_field, descending)]
+    req = page_request(ordering, first=first, after=after, last=last, before=before)
+    conditions = _visible_to(viewer)
+    if not include_archived:
+        conditions.append(col(_C.archived_at).is_(None))
+    term = (search or "").strip()
+    if len(term) > SEARCH_MAX:
+        raise BadUserInput(f"`search` must be at most {SEARCH_MAX} characters.", argumentName="filter")
+    if term:
+        conditions.append(search_condition(term))
+    if created_after is not None:
+        conditions.append(col(_C.created_at) >= _aware(created_after))
+    if created_before is not None:
+        conditions.append(col(_C.created_at) < _aware(created_before))
+    stmt = select(_C).where(*conditions)
+    async with ctx.sessionmaker() as session:
+        page = await fetch_page(session, stmt, ordering, req)
+
+    async def total() -> int:
+        async with ctx.sessionmaker() as session:
+            return await count_rows(session, stmt)
+
+    page.total = total
+    for row in page.rows:
+        ctx.loaders.prime(_C, row)
+    return page
+
+
+async def get_customer(ctx: RequestContext, *, global_id: str) -> models.Customer | None:
+    """The customer, or None when the ID is not a visible customer's."""
+    viewer = require_viewer(ctx.viewer)
+    pk = decode_id(global_id, "Customer")
+    if pk is None or not viewer.can_see_customer(pk):
+        return None
+    return await ctx.loaders.by_id(_C).load(pk)  # type: ignore[no-any-return]
+
+
+async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Customer | None:
+    """The live (not erased) customer with this email, case-insensitively; None when not visible."""
+    viewer = require_viewer(ctx.viewer)
+    address = email.strip().lower()
+    if not address:
+        return None
+    stmt = select(_C).where(
+        func.lower(col(_C.email)) == address,
+        col(_C.email).is_not(None),
+        col(_C.erased_at).is_(None),
+        *_visible_to(viewer),
+    )
+    async with ctx.sessionmaker() as session:
+        row = (await session.scalars(stmt)).first()
+    if row is not None:
+        ctx.loaders.prime(_C, row)
+    return row
+
+
+def open_request_count_loader(ctx: RequestContext) -> ChildCountLoader:
+    """`OpenRequestCountByCustomerLoader`: PENDING + IN_PROGRESS, archived excluded."""
+    r = models.SupportRequest
+    return ctx.loaders.child_count(
+        name="open_requests_by_customer",
+        parent_column=col(r.customer_id),
+        where=(col(r.status).in_([s.value for s in OPEN_REQUEST_STATUSES]), col(r.archived_at).is_(None)),
+    )
+
+
+async def open_request_count(ctx: RequestContext, *, customer: models.Customer) -> int:
+    return await open_request_count_loader(ctx).load(customer.id)  # type: ignore[no-any-return]
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def _snapshot(row: models.Customer) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in AUDITED_FIELDS}
+
+
+async def _email_taken(session: AsyncSession, email: str, *, except_id: int | None = None) -> bool:
+    stmt = select(col(_C.id)).where(
+        func.lower(col(_C.email)) == email.lower(), col(_C.email).is_not(None), col(_C.erased_at).is_(None)
+    )
+    if except_id is not None:
+        stmt = stmt.where(col(_C.id) != except_id)
+    return (await session.scalars(stmt.limit(1))).first() is not None
+
+
+def _email_conflict() -> DomainError:
+    return DomainError.one(ErrorCode.CONFLICT, "Another customer already uses this email.", ["email"])
+
+
+def _is_email_unique_violation(error: IntegrityError) -> bool:
+    return "uq_customers_email_live" in str(error.orig)
+
+
+def _clean_fields(values: Mapping[str, Any], errors: Validation) -> dict[str, Any]:
+    """Validate the editable fields present in `values`; None clears an optional one."""
+    out: dict[str, Any] = {}
+    for field_name, label in (("first_name", "First name"), ("last_name", "Last name")):
+        if field_name in values:
+            api = "firstName" if field_name == "first_name" else "lastName"
+            out[field_name] = validators.name(errors, api, values[field_name], label=label)
+    if "email" in values:
+        raw = values["email"]
+        out["email"] = validators.email(errors, "email", raw) if raw is not None and raw.strip() else None
+    if "phone" in values:
+        raw = values["phone"]
+        out["phone"] = validators.phone(errors, "phone", raw) if raw is not None and raw.strip() else None
+    if "company" in values:
+        out["company"] = validators.optional_text(
+            errors, "company", values["company"], label="Company", maximum=validators.COMPANY_MAX
+        )
+    return out
+
+
+async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> models.Customer:
+    """`values`: first_name, last_name and optionally email, phone, company."""
+    require_role(ctx.viewer, *EDITORS)
+    errors = Validation()
+    fields = _clean_fields({"first_name": None, "last_name": None, **values}, errors)
+    errors.raise_if_any()
+    try:
+        async with ctx.sessionmaker() as session, session.begin():
+            if fields.get("email") and await _email_taken(session, fields["email"]):
+                raise _email_conflict()
+            row = models.Customer(**fields)
+            session.add(row)
+            await session.flush()
+            gid = to_global_id("Customer", row.id)  # type: ignore[arg-type]
+            session.add(models.OutboxMessage(topic=OUTBOX_CUSTOMER_CREATED, payload={"customer_id": row.id, "id": gid}))
+            audit.record(
+                session,
+                ctx,
+                action="customer.created",
+                entity_type="Customer",
+                entity_id=gid,
+                details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
+            )
+    except IntegrityError as error:
+        if _is_email_unique_violation(error):
+            raise _email_conflict()
+        raise
+    ctx.loaders.prime(_C, row)
+    return row
+
+
+async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str) -> models.Customer:
+    """The customer row locked for this transaction, or NOT_FOUND when absent or not visible."""
+    pk = decode_id(global_id, "Customer")
+    if pk is None or not viewer.can_see_customer(pk):
+        raise not_found("Customer", ["id"])
+    row = (await session.scalars(select(_C).where(col(_C.id) == pk).with_for_update())).first()
+    if row is None:
+        raise not_found("Customer", ["id"])
+    return row
+
+
+def _refuse_erased(row: models.Customer) -> None:
+    if row.erased_at is not None:
+        raise DomainError.one(ErrorCode.INVALID_TRANSITION, "An erased customer cannot be changed.", ["id"])
+
+
+async def _apply(
+    session: AsyncSession, row: models.Customer, changes: Mapping[str, Any], *, field: str = "id"
+) -> models.Customer:
+    """Conditional UPDATE: bumps `version` only if nobody changed the row since it was read."""
+    stmt = (
+        update(_C)
+        .where(col(_C.id) == row.id, col(_C.version) == row.version)
+        .values(**changes, version=col(_C.version) + 1, updated_at=models.utcnow())
+        .returning(_C)
+    )
+    result = await session.scalars(stmt, execution_options={"populate_existing": True})
+    updated = result.first()
+    if updated is None:
+        raise DomainError.one(ErrorCode.CONFLICT, "The customer changed meanwhile; reload and retry.", [field])
+    return updated
+
+
+async def update_customer(
+    ctx: RequestContext, *, global_id: str, expected_version: int | None, values: Mapping[str, Any]
+) -> models.Customer:
+    """`values` holds only the fields the caller passed (absent = unchanged, None = cleared)."""
+    viewer = require_role(ctx.viewer, *EDITORS, Role.CUSTOMER)
+    errors = Validation()
+    cleaned = _clean_fields(values, errors)
+    try:
+        async with ctx.sessionmaker() as session, session.begin():
+            row = await _locked_visible(session, viewer, global_id)
+            _refuse_erased(row)
+            if viewer.is_customer:
+                for field_name in ("email", "company"):
+                    if field_name in values and cleaned.get(field_name) != getattr(row, field_name):
+                        errors.add(field_name, f"You cannot change your own {field_name}.", ErrorCode.FORBIDDEN)
+            errors.raise_if_any()
+            if expected_version is not None and expected_version != row.version:
+                raise DomainError.one(
+                    ErrorCode.CONFLICT,
+                    f"The customer is at version {row.version}, not {expected_version}; reload and retry.",
+                    ["expectedVersion"],
+                )
+            if cleaned.get("email") and cleaned["email"].lower() != (row.email or "").lower():
+                if await _email_taken(session, cleaned["email"], except_id=row.id):
+                    raise _email_conflict()
+            before = _snapshot(row)
+            updated = await _apply(session, row, cleaned)
+            audit.record(
+                session,
+                ctx,
+                action="customer.updated",
+                entity_type="Customer",
+                entity_id=to_global_id("Customer", updated.id),  # type: ignore[arg-type]
+                details={"changes": audit.changes(before, _snapshot(updated), AUDITED_FIELDS)},
+            )
+    except IntegrityError as error:
+        if _is_email_unique_violation(error):
+            raise _email_conflict()
+        raise
+    ctx.loaders.prime(_C, updated)
+    return updated
+
+
+async def _set_archived(ctx: RequestContext, *, global_id: str, archive: bool) -> models.Customer:
+    viewer = require_role(ctx.viewer, *EDITORS)
+    async with ctx.sessionmaker() as session, session.begin():
+        row = await _locked_visible(session, viewer, global_id)
+        _refuse_erased(row)
+        if (row.archived_at is not None) == archive:
+            state = "archived" if archive else "not archived"
+            raise DomainError.one(ErrorCode.INVALID_TRANSITION, f"The customer is already {state}.", ["id"])
+        before = _snapshot(row)
+        updated = await _apply(session, row, {"archived_at": models.utcnow() if archive else None})
+        audit.record(
+            session,
+            ctx,
+            action="customer.archived" if archive else "customer.restored",
+            entity_type="Customer",
+            entity_id=to_global_id("Customer", updated.id),  # type: ignore[arg-type]
+            details={"changes": audit.changes(before, _snapshot(updated), AUDITED_FIELDS)},
+        )
+    ctx.loaders.prime(_C, updated)
+    return updated
+
+
+async def archive_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
+    """Soft delete: left out of `customers` unless `includeArchived`; still readable by id."""
+    return await _set_archived(ctx, global_id=global_id, archive=True)
+
+
+async def restore_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
+    return await _set_archived(ctx, global_id=global_id, archive=False)

@@ -1,0 +1,71 @@
+"""Internal notes on customers: staff (ADMIN, OPERATOR, SALES) read and add them; customers never see them."""
+
+from __future__ import annotations
+
+from sqlmodel import col
+
+from db import models
+from db.enums import STAFF_ROLES
+from db.paging import Ordering, Page
+from resolvers import audit
+from resolvers.chat import required_text
+from resolvers.context import RequestContext
+from resolvers.errors import ErrorCode, Validation
+from resolvers.ids import decode_id, to_global_id
+from resolvers.pagination import page_request
+from resolvers.viewer import require_role, require_staff
+
+BODY_MAX = 10_000
+
+NOTES_NEWEST_FIRST = Ordering("notes", (col(models.Note.id),), descending=True)
+
+
+async def customer_notes(
+    ctx: RequestContext, *, customer_id: int, first: int | None = None, after: str | None = None
+) -> Page[models.Note]:
+    """`Customer.notes`: staff only (a customer viewer gets FORBIDDEN); one statement for every customer."""
+    require_staff(ctx.viewer)
+    request = page_request(NOTES_NEWEST_FIRST, first=first, after=after)
+    parent = col(models.Note.customer_id)
+    page: Page[models.Note] = await ctx.loaders.child_page(
+        name="customer.notes", model=models.Note, parent_column=parent, ordering=NOTES_NEWEST_FIRST, request=request
+    ).load(customer_id)
+    counter = ctx.loaders.child_count(name="customer.notes", parent_column=parent)
+    page.total = lambda: counter.load(customer_id)
+    return page
+
+
+async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | None:
+    """Staff see every note; for anyone else a note does not exist."""
+    if ctx.viewer is None or not ctx.viewer.is_staff:
+        return None
+    return await ctx.loaders.by_id(models.Note).load(note_id)  # type: ignore[no-any-return]
+
+
+async def add_customer_note(ctx: RequestContext, *, customer_id: str, body: str) -> models.Note:
+    viewer = require_role(ctx.viewer, *STAFF_ROLES)
+    v = Validation()
+    clean_body = required_text(v, body, field="body", max_len=BODY_MAX, what="The note")
+    pk = decode_id(customer_id, "Customer")
+    async with ctx.sessionmaker() as session, session.begin():
+        customer = await session.get(models.Customer, pk) if pk is not None else None
+        if customer is None:
+            v.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
+        elif customer.erased_at is not None:
+            v.add("customerId", "The customer was erased; no new notes.")
+        v.raise_if_any()
+        assert customer is not None and customer.id is not None
+        note = models.Note(customer_id=customer.id, author_id=viewer.user_id, body=clean_body)
+        session.add(note)
+        await session.flush()
+        audit.record(
+            session,
+            ctx,
+            action="note.added",
+            entity_type="Note",
+            entity_id=to_global_id("Note", note.id),  # type: ignore[arg-type]
+            # The body is personal free text: the trail keeps where and how long, not what.
+            details={"customerId": to_global_id("Customer", customer.id), "length": len(clean_body)},
+        )
+    ctx.loaders.prime(models.Note, note)
+    return note
