@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from db.paging import Ordering, Page, PageRequest, make_page
+from db.paging import Ordering, Page, PageRequest, count_rows, fetch_page, make_page
 
 Where = Sequence[Any]
 
@@ -161,5 +161,26 @@ class Loaders:
         if loader is not None:
             loader.clear(pk)
 
+    def forget_lists(self, *names: str) -> None:
+        """Drop cached nested pages and counts whose loader `name` starts with one of `names` (after a write)."""
+        for key in list(self._loaders):
+            if isinstance(key, tuple) and key[0] in ("page", "count") and str(key[1]).startswith(names):
+                del self._loaders[key]
+
     def prime(self, model: Any, row: Any) -> None:
         self.by_id(model).clear(row.id).prime(row.id, row)
+
+
+async def fetch_list(loaders: Loaders, stmt: Any, ordering: Ordering, request: PageRequest, *, model: Any) -> Page[Any]:
+    """A top-level list page in one short session; totalCount counted only if asked; rows primed by id."""
+    async with loaders.sessionmaker() as session:
+        page = await fetch_page(session, stmt, ordering, request)
+
+    async def total() -> int:
+        async with loaders.sessionmaker() as session:
+            return await count_rows(session, stmt)
+
+    page.total = total
+    for row in page.rows:
+        loaders.prime(model, row)
+    return page

@@ -16,7 +16,8 @@ from sqlmodel import col
 
 from db import models
 from db.enums import AuditStatus, Role
-from db.paging import Ordering, Page, count_rows, fetch_page
+from db.loaders import fetch_list
+from db.paging import Ordering, Page
 from resolvers import audit
 from resolvers.context import RequestContext
 from resolvers.errors import Validation, not_found
@@ -75,15 +76,7 @@ async def audit_records(
         stmt = stmt.where(col(models.AuditRecord.occurred_at) >= occurred_from)
     if occurred_to is not None:
         stmt = stmt.where(col(models.AuditRecord.occurred_at) < occurred_to)
-    async with ctx.sessionmaker() as session:
-        page: Page[models.AuditRecord] = await fetch_page(session, stmt, AUDIT_NEWEST_FIRST, request)
-
-    async def total() -> int:
-        async with ctx.sessionmaker() as session:
-            return await count_rows(session, stmt)
-
-    page.total = total
-    return page
+    return await fetch_list(ctx.loaders, stmt, AUDIT_NEWEST_FIRST, request, model=models.AuditRecord)
 
 
 async def audit_record(ctx: RequestContext, *, id: str) -> models.AuditRecord | None:

@@ -18,8 +18,8 @@ from sqlmodel import col
 
 from db import models
 from db.enums import OPEN_REQUEST_STATUSES, Role
-from db.loaders import ChildCountLoader
-from db.paging import Ordering, Page, count_rows, fetch_page
+from db.loaders import ChildCountLoader, fetch_list
+from db.paging import Ordering, Page
 from resolvers import audit, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
@@ -116,17 +116,7 @@ async def list_customers(
     if created_before is not None:
         conditions.append(col(_C.created_at) < _aware(created_before))
     stmt = select(_C).where(*conditions)
-    async with ctx.sessionmaker() as session:
-        page = await fetch_page(session, stmt, ordering, req)
-
-    async def total() -> int:
-        async with ctx.sessionmaker() as session:
-            return await count_rows(session, stmt)
-
-    page.total = total
-    for row in page.rows:
-        ctx.loaders.prime(_C, row)
-    return page
+    return await fetch_list(ctx.loaders, stmt, ordering, req, model=_C)
 
 
 async def get_customer(ctx: RequestContext, *, global_id: str) -> models.Customer | None:

@@ -14,7 +14,8 @@ from sqlmodel import col
 
 from db import models
 from db.enums import STAFF_ROLES, Role
-from db.paging import Ordering, Page, count_rows, fetch_page
+from db.loaders import fetch_list
+from db.paging import Ordering, Page
 from integrations.auth.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
 from resolvers import audit, validators
 from resolvers.context import RequestContext
@@ -36,17 +37,7 @@ async def list_operators(
     require_staff(ctx.viewer)
     req = page_request(ORDERING, first=first, after=after)
     stmt = select(_U).where(col(_U.role).in_(STAFF_VALUES))
-    async with ctx.sessionmaker() as session:
-        page = await fetch_page(session, stmt, ORDERING, req)
-
-    async def total() -> int:
-        async with ctx.sessionmaker() as session:
-            return await count_rows(session, stmt)
-
-    page.total = total
-    for row in page.rows:
-        ctx.loaders.prime(_U, row)
-    return page
+    return await fetch_list(ctx.loaders, stmt, ORDERING, req, model=_U)
 
 
 async def visible_operator(ctx: RequestContext, *, pk: int) -> models.User | None:

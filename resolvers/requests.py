@@ -19,7 +19,8 @@ from sqlmodel import col
 
 from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
-from db.paging import Ordering, Page, count_rows, fetch_page
+from db.loaders import fetch_list
+from db.paging import Ordering, Page
 from resolvers import audit, validators
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
@@ -130,17 +131,7 @@ async def list_requests(
         pk = decode_id(operator_id, "Operator", "User")
         conditions.append(col(_R.processed_by_id) == pk if pk is not None else false())
     stmt = select(_R).where(*conditions)
-    async with ctx.sessionmaker() as session:
-        page = await fetch_page(session, stmt, ORDERING, req)
-
-    async def total() -> int:
-        async with ctx.sessionmaker() as session:
-            return await count_rows(session, stmt)
-
-    page.total = total
-    for row in page.rows:
-        ctx.loaders.prime(_R, row)
-    return page
+    return await fetch_list(ctx.loaders, stmt, ORDERING, req, model=_R)
 
 
 async def visible_request(ctx: RequestContext, *, pk: int) -> models.SupportRequest | None:
@@ -277,9 +268,7 @@ def _snapshot(row: models.SupportRequest) -> dict[str, Any]:
 
 def _forget_lists(ctx: RequestContext) -> None:
     """Nested request pages and counts cached earlier in this request are stale after a write."""
-    for key in list(ctx.loaders._loaders):
-        if isinstance(key, tuple) and len(key) > 1 and str(key[1]).startswith(("requests_by_", "open_requests_by_")):
-            ctx.loaders._loaders.pop(key, None)
+    ctx.loaders.forget_lists("requests_by_", "open_requests_by_")
 
 
 async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str, field: str) -> models.SupportRequest:
