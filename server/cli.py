@@ -153,10 +153,14 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
+    from server import migrate
     from server.admin import create_admin
 
+    url = _url_or_embedded()
+    if not get_settings().database.url:  # the embedded database is ours to bring to head; a real one is not
+        migrate.upgrade(url)
     return create_admin(
-        _url_or_embedded(),
+        url,
         email=args.email,
         first_name=args.first_name,
         last_name=args.last_name,

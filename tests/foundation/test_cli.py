@@ -152,3 +152,14 @@ def test_serve_starts_with_an_unreachable_database_and_ready_says_why(tmp_path, 
         assert "database unreachable" in body
     finally:
         _stop(process)
+
+
+def test_create_admin_on_an_empty_directory_migrates_the_embedded_database_first(tmp_path, clean_env):
+    result = _run(
+        ["create-admin", "--email", "first-admin@example.com", "--password", "a-long-enough-password"],
+        cwd=tmp_path,
+        env=clean_env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "first-admin@example.com" in result.stdout
+    assert (tmp_path / ".customer-graph").is_dir()
