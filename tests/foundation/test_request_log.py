@@ -13,7 +13,12 @@ mutation AddCustomer($input: CreateCustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { code } }
 }
 """
-PERSONAL = {"firstName": "Arya", "lastName": "Stark", "email": "arya.stark@winterfell.example", "phone": "+442083661172"}
+PERSONAL = {
+    "firstName": "Arya",
+    "lastName": "Stark",
+    "email": "arya.stark@winterfell.example",
+    "phone": "+442083661172",
+}
 
 
 async def test_request_line_is_json_and_free_of_personal_data(app, client, caplog):
