@@ -19,8 +19,9 @@ from sqlmodel import col
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, Role
 from db.paging import Ordering, Page
-from resolvers import audit
+from resolvers import audit, validators
 from resolvers.context import RequestContext
+from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
@@ -34,16 +35,6 @@ SESSIONS_NEWEST_FIRST = Ordering("chat_sessions", (col(models.ChatSession.id),),
 MESSAGES_OLDEST_FIRST = Ordering("chat_messages", (col(models.ChatMessage.id),))
 
 CHAT_WRITERS = (Role.ADMIN, Role.OPERATOR, Role.CUSTOMER)
-
-
-def required_text(v: Validation, value: str, *, field: str, max_len: int, what: str) -> str:
-    """`value` trimmed; a problem on `field` unless it holds 1..max_len characters."""
-    text = value.strip()
-    if not text:
-        v.add(field, f"{what} must not be empty.")
-    elif len(text) > max_len:
-        v.add(field, f"{what} must be at most {max_len:,} characters; it has {len(text):,}.")
-    return text
 
 
 def _visible(viewer: Viewer | None, chat: models.ChatSession | None) -> models.ChatSession | None:
@@ -149,18 +140,13 @@ async def session_messages(
 async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: str) -> models.ChatSession:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
-    clean_title = required_text(v, title, field="title", max_len=TITLE_MAX, what="The title")
-    pk = decode_id(customer_id, "Customer")
-    if pk is not None and not viewer.can_see_customer(pk):
-        pk = None
+    clean_title = validators.text(v, "title", title, label="The title", maximum=TITLE_MAX)
     async with ctx.sessionmaker() as session, session.begin():
-        customer = await session.get(models.Customer, pk) if pk is not None else None
-        if customer is None:
-            v.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
-        elif customer.erased_at is not None:
-            v.add("customerId", "The customer was erased; no new chat sessions.")
+        customer = await customer_for_new_child(
+            session, viewer=viewer, customer_id=customer_id, errors=v, what="chat sessions"
+        )
         v.raise_if_any()
-        assert customer is not None and customer.id is not None
+        assert customer is not None and customer.id is not None and clean_title is not None
         chat = models.ChatSession(customer_id=customer.id, started_by_id=viewer.user_id, title=clean_title)
         session.add(chat)
         await session.flush()
@@ -202,7 +188,7 @@ async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str
 async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) -> models.ChatMessage:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
-    clean_body = required_text(v, body, field="body", max_len=BODY_MAX, what="The message")
+    clean_body = validators.text(v, "body", body, label="The message", maximum=BODY_MAX)
     pk = decode_id(session_id, "ChatSession")
     async with ctx.sessionmaker() as session, session.begin():
         chat = None
@@ -220,7 +206,7 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
         if chat is None:
             await _why_not_open(session, viewer, pk, "sessionId", v)
             raise DomainError.one(ErrorCode.CONFLICT, "The chat session changed meanwhile; retry.", ["sessionId"])
-        assert chat.id is not None and chat.last_message_at is not None
+        assert chat.id is not None and chat.last_message_at is not None and clean_body is not None
         message = models.ChatMessage(
             session_id=chat.id,
             sender=(MessageSender.OPERATOR if viewer.is_staff else MessageSender.CUSTOMER).value,

@@ -341,3 +341,19 @@ async def archive_customer(ctx: RequestContext, *, global_id: str) -> models.Cus
 
 async def restore_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
     return await _set_archived(ctx, global_id=global_id, archive=False)
+
+
+async def customer_for_new_child(
+    session: AsyncSession, *, viewer: Viewer, customer_id: str, errors: Validation, what: str
+) -> models.Customer | None:
+    """The customer a new request, chat session or note is filed under, read in the mutation's session.
+
+    Absent or not visible: NOT_FOUND on `customerId`; erased: VALIDATION. Problems go to `errors`.
+    """
+    pk = decode_id(customer_id, "Customer")
+    customer = await session.get(_C, pk) if pk is not None and viewer.can_see_customer(pk) else None
+    if customer is None:
+        errors.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
+    elif customer.erased_at is not None:
+        errors.add("customerId", f"The customer was erased; no new {what}.")
+    return customer

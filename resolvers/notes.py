@@ -7,11 +7,11 @@ from sqlmodel import col
 from db import models
 from db.enums import STAFF_ROLES
 from db.paging import Ordering, Page
-from resolvers import audit
-from resolvers.chat import required_text
+from resolvers import audit, validators
 from resolvers.context import RequestContext
-from resolvers.errors import ErrorCode, Validation
-from resolvers.ids import decode_id, to_global_id
+from resolvers.customers import customer_for_new_child
+from resolvers.errors import Validation
+from resolvers.ids import to_global_id
 from resolvers.pagination import page_request
 from resolvers.viewer import require_role, require_staff
 
@@ -45,16 +45,11 @@ async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | No
 async def add_customer_note(ctx: RequestContext, *, customer_id: str, body: str) -> models.Note:
     viewer = require_role(ctx.viewer, *STAFF_ROLES)
     v = Validation()
-    clean_body = required_text(v, body, field="body", max_len=BODY_MAX, what="The note")
-    pk = decode_id(customer_id, "Customer")
+    clean_body = validators.text(v, "body", body, label="The note", maximum=BODY_MAX)
     async with ctx.sessionmaker() as session, session.begin():
-        customer = await session.get(models.Customer, pk) if pk is not None else None
-        if customer is None:
-            v.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
-        elif customer.erased_at is not None:
-            v.add("customerId", "The customer was erased; no new notes.")
+        customer = await customer_for_new_child(session, viewer=viewer, customer_id=customer_id, errors=v, what="notes")
         v.raise_if_any()
-        assert customer is not None and customer.id is not None
+        assert customer is not None and customer.id is not None and clean_body is not None
         note = models.Note(customer_id=customer.id, author_id=viewer.user_id, body=clean_body)
         session.add(note)
         await session.flush()

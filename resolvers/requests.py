@@ -23,6 +23,7 @@ from db.loaders import fetch_list
 from db.paging import Ordering, Page
 from resolvers import audit, validators
 from resolvers.context import RequestContext
+from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
@@ -315,16 +316,13 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
     """Staff for any visible customer, a CUSTOMER for itself; a new request is PENDING."""
     viewer = require_viewer(ctx.viewer)
     errors = Validation()
-    text = validators.text(errors, "body", body, label="Body", maximum=validators.BODY_MAX)
-    pk = decode_id(customer_id, "Customer")
+    text = validators.text(errors, "body", body, label="The body", maximum=validators.BODY_MAX)
     async with ctx.sessionmaker() as session, session.begin():
-        customer = await session.get(models.Customer, pk) if pk is not None else None
-        if customer is None or not viewer.can_see_customer(pk):  # type: ignore[arg-type]
-            raise not_found("Customer", ["customerId"])
-        if customer.erased_at is not None:
-            raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The customer was erased.", ["customerId"])
+        customer = await customer_for_new_child(
+            session, viewer=viewer, customer_id=customer_id, errors=errors, what="requests"
+        )
         errors.raise_if_any()
-        assert customer.id is not None and text is not None
+        assert customer is not None and customer.id is not None and text is not None
         row = models.SupportRequest(
             customer_id=customer.id, created_by_id=viewer.user_id, body=text, status=RequestStatus.PENDING.value
         )

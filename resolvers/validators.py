@@ -25,10 +25,16 @@ BODY_MAX = 10_000
 def text(
     errors: Validation, field: str | Sequence[str], value: str | None, *, label: str, maximum: int, minimum: int = 1
 ) -> str | None:
-    """`value` trimmed, when its length is within [minimum, maximum]."""
+    """`value` trimmed, when its length is within [minimum, maximum]; else a VALIDATION problem on `field`."""
     cleaned = (value or "").strip()
-    if len(cleaned) < minimum or len(cleaned) > maximum:
-        errors.add(field, f"{label} must be {minimum}-{maximum:,} characters long.")
+    if not cleaned and minimum > 0:
+        errors.add(field, f"{label} must not be empty.")
+        return None
+    if len(cleaned) < minimum:
+        errors.add(field, f"{label} must be at least {minimum:,} characters.")
+        return None
+    if len(cleaned) > maximum:
+        errors.add(field, f"{label} must be at most {maximum:,} characters; it has {len(cleaned):,}.")
         return None
     return cleaned
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from db import models
 from db.enums import Role
 from resolvers.ids import to_global_id
 from tests.factories import make_customer, make_user
@@ -101,3 +102,23 @@ async def test_unknown_customer_is_not_found(app, gql, bad):
 
     # then
     assert body["data"]["createRequest"]["errors"] == [{"code": "NOT_FOUND", "field": ["customerId"]}]
+
+
+async def test_an_erased_customer_takes_no_new_requests_and_nothing_is_written(app, gql):
+    # given an erased customer
+    sales = await make_user(app, Role.SALES)
+    customer = await make_customer(app, email=None, erased_at=models.utcnow())
+
+    # when staff file a request for it, with an empty body too
+    body = await gql(
+        CREATE, {"input": {"customerId": to_global_id("Customer", customer.id), "body": " "}}, token=sales.token
+    )
+
+    # then both problems are reported, and neither a request nor an audit record exists
+    payload = body["data"]["createRequest"]
+    assert payload["request"] is None
+    assert sorted((e["code"], e["field"][0]) for e in payload["errors"]) == [
+        ("VALIDATION", "body"),
+        ("VALIDATION", "customerId"),
+    ]
+    assert await audit_records(app) == []
