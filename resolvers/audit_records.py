@@ -21,8 +21,9 @@ from db.paging import Ordering, Page
 from resolvers import audit
 from resolvers.context import RequestContext
 from resolvers.errors import Validation, not_found
-from resolvers.ids import decode_id, to_global_id
+from resolvers.ids import decode_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
 
 AUDIT_NEWEST_FIRST = Ordering("audit_records", (col(models.AuditRecord.id),), descending=True)
@@ -147,26 +148,18 @@ async def create_audit_record(
     clean_status = _status(v, status) if status is not None else AuditStatus.SUCCESS.value
     clean_details = _details(v, details)
     v.raise_if_any()
-    async with ctx.sessionmaker() as session, session.begin():
-        row = audit.record(
-            session,
-            ctx,
+    async with unit_of_work(ctx) as uow:
+        row = uow.audit(
             action=clean_action,
-            entity_type=clean_type,
+            entity=clean_type,
             entity_id=clean_id,
             details=clean_details,
             status=AuditStatus(clean_status),
         )
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
-            action="audit_record.created",
-            entity_type="AuditRecord",
-            entity_id=to_global_id("AuditRecord", row.id),  # type: ignore[arg-type]
-            details=_summary(row),
-        )
-    ctx.loaders.prime(models.AuditRecord, row)
+        await uow.session.flush()
+        assert row.id is not None
+        uow.audit(action="audit_record.created", entity="AuditRecord", entity_id=row.id, details=_summary(row))
+        uow.prime(models.AuditRecord, row)
     return row
 
 
@@ -193,8 +186,8 @@ async def update_audit_record(
     v = Validation()
     new_status = _status(v, status) if isinstance(status, str) else None
     new_details = _details(v, details) if details is not KEEP else None
-    async with ctx.sessionmaker() as session, session.begin():
-        row = await _locked(session, id)
+    async with unit_of_work(ctx) as uow:
+        row = await _locked(uow.session, id)
         v.raise_if_any()
         before = {"status": row.status, "details": row.details}
         if new_status is not None:
@@ -202,32 +195,23 @@ async def update_audit_record(
         if new_details is not None:
             row.details = new_details
         after = {"status": row.status, "details": row.details}
-        audit.record(
-            session,
-            ctx,
+        uow.audit(
             action="audit_record.updated",
-            entity_type="AuditRecord",
-            entity_id=to_global_id("AuditRecord", row.id),  # type: ignore[arg-type]
+            entity="AuditRecord",
+            entity_id=row.id,
             details=audit.changes(before, after, ["status", "details"]),
         )
-    ctx.loaders.prime(models.AuditRecord, row)
+        uow.prime(models.AuditRecord, row)
     return row
 
 
 async def delete_audit_record(ctx: RequestContext, *, id: str) -> models.AuditRecord:
     """Deletes the record; the payload returns it as it was."""
     require_role(ctx.viewer, Role.ADMIN)
-    async with ctx.sessionmaker() as session, session.begin():
-        row = await _locked(session, id)
-        gid = to_global_id("AuditRecord", row.id)  # type: ignore[arg-type]
-        await session.delete(row)
-        audit.record(
-            session,
-            ctx,
-            action="audit_record.deleted",
-            entity_type="AuditRecord",
-            entity_id=gid,
-            details=_summary(row),
-        )
-    ctx.loaders.forget(models.AuditRecord, row.id)  # type: ignore[arg-type]
+    async with unit_of_work(ctx) as uow:
+        row = await _locked(uow.session, id)
+        assert row.id is not None
+        await uow.session.delete(row)
+        uow.audit(action="audit_record.deleted", entity="AuditRecord", entity_id=row.id, details=_summary(row))
+        uow.forget(models.AuditRecord, row.id)
     return row

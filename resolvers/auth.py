@@ -13,10 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
-import phonenumbers
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from db import models
@@ -24,12 +21,13 @@ from db.enums import STAFF_ROLES, AuditStatus, Role
 from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
-from resolvers import audit
 from resolvers import login_throttle as throttle
 from resolvers import users as users_resolvers
+from resolvers import validators
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.ids import to_global_id
+from resolvers.unit_of_work import Actor, UnitOfWork, changes, system_unit_of_work, unit_of_work
 from resolvers.viewer import Viewer
 
 log = logging.getLogger("customer_graph.auth")
@@ -97,44 +95,44 @@ async def _sso_viewer(token: str, *, oidc: Any, loaders: Loaders) -> Viewer:
     claimed = identity.role_values is not None
     for _attempt in range(2):  # a concurrent first sight may insert the same user: then read it
         try:
-            user = await _sso_user(loaders.sessionmaker, identity=identity, role=role, claimed=claimed)
+            user = await _sso_user(loaders, identity=identity, role=role, claimed=claimed)
             break
-        except IntegrityError:
+        except DomainError:  # CONFLICT: the unique email or subject was taken meanwhile
             continue
     else:
         raise Unauthenticated(BAD_TOKEN)
     if user is None or not user.is_active:
         raise Unauthenticated(BAD_TOKEN)
-    loaders.by_id(models.User).prime(user.id, user)
+    loaders.prime(models.User, user)
     return _viewer_of(user)
 
 
 def _sso_names(identity: Any) -> tuple[str, str]:
-    first = users_resolvers.clean_name(identity.first_name)
-    last = users_resolvers.clean_name(identity.last_name)
+    first = validators.parse_name(identity.first_name)
+    last = validators.parse_name(identity.last_name)
     local = (identity.email or "sso").split("@")[0]
-    return first or users_resolvers.clean_name(local[:100]) or "SSO", last or "User"
+    return first or validators.parse_name(local[:100]) or "SSO", last or "User"
 
 
-async def _sso_user(
-    sessionmaker: async_sessionmaker[AsyncSession], *, identity: Any, role: Role, claimed: bool
-) -> models.User | None:
-    """The staff user of an SSO subject: found by subject, else linked by email, else created (first sight)."""
-    async with sessionmaker() as session, session.begin():
+def _acting(user: models.User) -> Actor:
+    assert user.id is not None
+    return Actor.user(user_id=user.id, role=user.role)
+
+
+async def _sso_user(loaders: Loaders, *, identity: Any, role: Role, claimed: bool) -> models.User | None:
+    """The staff user of an SSO subject: found by subject, else linked by email, else created (first sight).
+
+    Each write (creation, linking, a role the provider changed) is audited; the user acts on itself."""
+    async with system_unit_of_work(loaders.sessionmaker, label="sso") as uow:
+        session = uow.session
         stmt = select(models.User).where(col(models.User.sso_subject) == identity.subject)
         user = (await session.scalars(stmt)).first()
         if user is None:
-            email = users_resolvers.normalize_email(identity.email)
+            email = validators.parse_email(identity.email)
             if email is None:
                 return None
             user = await users_resolvers.user_by_email(session, email=email)
-            if user is not None:
-                if user.role not in STAFF_ROLES or user.sso_subject is not None:
-                    return None  # a customer account, or another SSO subject's: never taken over
-                user.sso_subject = identity.subject
-                user.email_verified = True
-                user.updated_at = datetime.now(UTC)
-            else:
+            if user is None:
                 first, last = _sso_names(identity)
                 user = models.User(
                     email=email,
@@ -146,20 +144,41 @@ async def _sso_user(
                 )
                 session.add(user)
                 await session.flush()
-                session.add(
-                    models.AuditRecord(
-                        action="operator.created",
-                        entity_type="Operator",
-                        entity_id=to_global_id("Operator", user.id),  # type: ignore[arg-type]
-                        actor_id=user.id,
-                        actor_label=f"{role.lower()}:{user.id}",
-                        details={"source": "sso", "role": role.value},
-                    )
+                uow.audit(
+                    action="operator.created",
+                    entity="Operator",
+                    entity_id=user.id,
+                    details={"source": "sso", "role": role.value},
+                    actor=_acting(user),
                 )
                 return user
+            if user.role not in STAFF_ROLES or user.sso_subject is not None:
+                return None  # a customer account, or another SSO subject's: never taken over
+            before = {"sso_linked": False, "email_verified": user.email_verified}
+            user.sso_subject = identity.subject
+            user.email_verified = True
+            user.updated_at = datetime.now(UTC)
+            uow.audit(
+                action="operator.sso_linked",
+                entity="Operator",
+                entity_id=user.id,
+                details={
+                    "source": "sso",
+                    "changes": changes(before, {"sso_linked": True, "email_verified": True}, before),
+                },
+                actor=_acting(user),
+            )
         if claimed and user.role != role.value and user.is_active:
+            before_role = user.role
             user.role = role.value  # the provider's claim is the source of truth for SSO users' roles
             user.updated_at = datetime.now(UTC)
+            uow.audit(
+                action="operator.role_changed",
+                entity="Operator",
+                entity_id=user.id,
+                details={"source": "sso", "changes": {"role": {"from": before_role, "to": role.value}}},
+                actor=_acting(user),
+            )
         return user
 
 
@@ -191,14 +210,16 @@ def _limits(ctx: RequestContext, email: str) -> list[throttle.Limit]:
     return limits
 
 
-def _label(user: models.User) -> str:
-    return f"{user.role.lower()}:{user.id}"
+def _acting_in(ctx: RequestContext, user: models.User) -> Actor:
+    """The user acting on its own account (login, signup, verification) within this request."""
+    assert user.id is not None
+    return Actor.user(user_id=user.id, role=user.role, request_id=ctx.request_id)
 
 
 async def login(ctx: RequestContext, *, email: str, password: str) -> LoginResult:
     v = Validation()
     # Only the shape: an account created with an address today's rules refuse must still be able to sign in.
-    if "@" not in email or len(email.strip()) < 3 or len(email) > users_resolvers.EMAIL_MAX:
+    if "@" not in email or len(email.strip()) < 3 or len(email) > validators.EMAIL_MAX:
         v.add("email", "Enter your email address.")
     if not password or len(password) > passwords.MAX_LENGTH:
         v.add("password", f"Enter your password (at most {passwords.MAX_LENGTH} characters).")
@@ -216,14 +237,12 @@ async def login(ctx: RequestContext, *, email: str, password: str) -> LoginResul
     ok = await anyio.to_thread.run_sync(passwords.verify_password, password, usable_hash)
 
     if not ok or user is None:
-        async with ctx.sessionmaker() as session, session.begin():
-            locked = await throttle.record_failure(session, limits=limits, window_seconds=auth.login_window_seconds)
-            audit.record(
-                session,
-                ctx,
+        async with unit_of_work(ctx) as uow:
+            locked = await throttle.record_failure(uow.session, limits=limits, window_seconds=auth.login_window_seconds)
+            uow.audit(
                 action="user.login_failed",
-                entity_type="User",
-                entity_id=to_global_id("User", user.id) if user is not None and user.id is not None else None,
+                entity="User",
+                entity_id=user.id if user is not None else None,
                 details={"reason": "invalid_credentials"},
                 status=AuditStatus.FAILURE,
             )
@@ -234,38 +253,20 @@ async def login(ctx: RequestContext, *, email: str, password: str) -> LoginResul
             ErrorCode.EMAIL_NOT_VERIFIED, "Confirm your email address first: follow the link we sent you."
         )
 
-    async with ctx.sessionmaker() as session, session.begin():
-        await throttle.clear(session, key=limits[0].key)
-        fresh = await session.get(models.User, user.id)
+    async with unit_of_work(ctx) as uow:
+        await throttle.clear(uow.session, key=limits[0].key)
+        fresh = await uow.session.get(models.User, user.id)
         if fresh is None or not fresh.is_active:
             raise _invalid_credentials()
         if fresh.password_hash and passwords.needs_rehash(fresh.password_hash):
             fresh.password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
-        row = audit.record(
-            session,
-            ctx,
-            action="user.logged_in",
-            entity_type="User",
-            entity_id=to_global_id("User", fresh.id),  # type: ignore[arg-type]
-            actor_id=fresh.id,
-        )
-        row.actor_label = _label(fresh)
+        uow.audit(action="user.logged_in", entity="User", entity_id=fresh.id, actor=_acting_in(ctx, fresh))
         user = fresh
     issued = ctx.services.tokens.issue(subject=str(user.id), role=user.role)
     return LoginResult(issued.token, datetime.fromtimestamp(issued.expires_at, UTC), user)
 
 
 # --- signup and email verification ---
-
-
-def _e164(phone: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(phone, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def verification_link(ctx: RequestContext, token: str) -> str:
@@ -283,70 +284,64 @@ async def signup(
 ) -> tuple[models.User, models.Customer]:
     """A customer record and its CUSTOMER account (unverified), and the verification email queued in the outbox."""
     v = Validation()
-    normalized, first, last = users_resolvers.validate_account(
-        v, email=email, password=password, first_name=first_name, last_name=last_name
+    normalized, first, last = validators.account(
+        v, email_value=email, password_value=password, first_name=first_name, last_name=last_name
     )
-    e164: str | None = None
-    if phone is not None and phone.strip():
-        e164 = _e164(phone.strip())
-        if e164 is None:
-            v.add("phone", "Enter the phone number in international form, e.g. +49 30 1234567.")
+    e164 = validators.optional_phone(v, "phone", phone)
     v.raise_if_any()
     password_hash = await anyio.to_thread.run_sync(passwords.hash_password, password)
     conflict = DomainError.one(ErrorCode.CONFLICT, "An account with this email already exists.", ["email"])
 
-    try:
-        async with ctx.sessionmaker() as session, session.begin():
-            if await users_resolvers.email_taken(session, email=normalized):
-                raise conflict
-            customer = models.Customer(first_name=first, last_name=last, email=normalized, phone=e164)
-            session.add(customer)
-            await session.flush()
-            user = models.User(
-                email=normalized,
-                password_hash=password_hash,
-                first_name=first,
-                last_name=last,
-                role=Role.CUSTOMER.value,
-                email_verified=False,
-                customer_id=customer.id,
-            )
-            session.add(user)
-            await session.flush()
-            assert user.id is not None
-            await _queue_verification(session, ctx, user=user)
-            row = audit.record(
-                session,
-                ctx,
-                action="user.signed_up",
-                entity_type="User",
-                entity_id=to_global_id("User", user.id),
-                details={"customerId": to_global_id("Customer", customer.id), "role": Role.CUSTOMER.value},  # type: ignore[arg-type]
-                actor_id=user.id,
-            )
-            row.actor_label = _label(user)
-    except IntegrityError:  # a concurrent signup with the same address won the race
-        raise conflict
+    # Any unique violation here (users' or live customers' email) is a concurrent signup with the same address.
+    async with unit_of_work(
+        ctx, conflicts={"uq_users_email_lower": conflict, "uq_customers_email_live": conflict}
+    ) as uow:
+        session = uow.session
+        if await users_resolvers.email_taken(session, email=normalized):
+            raise conflict
+        customer = models.Customer(first_name=first, last_name=last, email=normalized, phone=e164)
+        session.add(customer)
+        await session.flush()
+        user = models.User(
+            email=normalized,
+            password_hash=password_hash,
+            first_name=first,
+            last_name=last,
+            role=Role.CUSTOMER.value,
+            email_verified=False,
+            customer_id=customer.id,
+        )
+        session.add(user)
+        await session.flush()
+        assert user.id is not None and customer.id is not None
+        _queue_verification(uow, ctx, user=user)
+        uow.audit(
+            action="user.signed_up",
+            entity="User",
+            entity_id=user.id,
+            details={"customerId": to_global_id("Customer", customer.id), "role": Role.CUSTOMER.value},
+            actor=_acting_in(ctx, user),
+        )
+        uow.prime(models.Customer, customer)
+        uow.prime(models.User, user)
     return user, customer
 
 
-async def _queue_verification(session: AsyncSession, ctx: RequestContext, *, user: models.User) -> None:
+def _queue_verification(uow: UnitOfWork, ctx: RequestContext, *, user: models.User) -> None:
     ttl = ctx.settings.auth.verification_ttl_seconds
     issued = ctx.services.tokens.issue_for(purpose=VERIFY_EMAIL_PURPOSE, subject=str(user.id), ttl_seconds=ttl)
     expires_at = datetime.fromtimestamp(issued.expires_at, UTC)
-    session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))  # type: ignore[arg-type]
-    session.add(
-        models.OutboxMessage(
-            topic=VERIFY_EMAIL_TOPIC,
-            payload={
-                "to": user.email,
-                "userId": user.id,
-                "firstName": user.first_name,
-                "verifyUrl": verification_link(ctx, issued.token),
-                "token": issued.token,
-                "expiresAt": expires_at.isoformat(),
-            },
-        )
+    uow.session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))  # type: ignore[arg-type]
+    uow.outbox(
+        VERIFY_EMAIL_TOPIC,
+        {
+            "to": user.email,
+            "userId": user.id,
+            "firstName": user.first_name,
+            "verifyUrl": verification_link(ctx, issued.token),
+            "token": issued.token,
+            "expiresAt": expires_at.isoformat(),
+        },
     )
 
 
@@ -360,7 +355,8 @@ async def verify_email(ctx: RequestContext, *, token: str) -> models.User:
     sub, jti = str(claims.get("sub", "")), str(claims.get("jti", ""))
     if not sub.isdigit() or len(sub) > 18 or not jti:
         raise invalid
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
+        session = uow.session
         stmt = (
             select(models.EmailVerificationToken).where(col(models.EmailVerificationToken.jti) == jti).with_for_update()
         )
@@ -375,15 +371,12 @@ async def verify_email(ctx: RequestContext, *, token: str) -> models.User:
         was_verified = user.email_verified
         user.email_verified = True
         user.updated_at = now
-        row = audit.record(
-            session,
-            ctx,
+        uow.audit(
             action="user.email_verified",
-            entity_type="User",
-            entity_id=to_global_id("User", user.id),  # type: ignore[arg-type]
+            entity="User",
+            entity_id=user.id,
             details={"emailVerified": {"from": was_verified, "to": True}},
-            actor_id=user.id,
+            actor=_acting_in(ctx, user),
         )
-        row.actor_label = _label(user)
-    ctx.loaders.by_id(models.User).clear(user.id)
+        uow.prime(models.User, user)
     return user

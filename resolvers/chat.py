@@ -25,16 +25,21 @@ from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
 
-TITLE_MAX = 200
-BODY_MAX = 10_000
+TITLE_MAX = validators.TITLE_MAX
+BODY_MAX = validators.BODY_MAX
 
 # Sessions: newest first. Messages: oldest first (a conversation reads top to bottom).
 SESSIONS_NEWEST_FIRST = Ordering("chat_sessions", (col(models.ChatSession.id),), descending=True)
 MESSAGES_OLDEST_FIRST = Ordering("chat_messages", (col(models.ChatMessage.id),))
 
 CHAT_WRITERS = (Role.ADMIN, Role.OPERATOR, Role.CUSTOMER)
+
+# Loader names of the nested lists a chat write makes stale (cleared after its commit).
+CUSTOMER_SESSIONS = "customer.chat_sessions"
+SESSION_MESSAGES = "chat_session.messages"
 
 
 def _visible(viewer: Viewer | None, chat: models.ChatSession | None) -> models.ChatSession | None:
@@ -89,7 +94,7 @@ async def customer_sessions(
     where = [col(models.ChatSession.status) == status.value] if status is not None else []
     key = status.value if status is not None else None
     page: Page[models.ChatSession] = await ctx.loaders.child_page(
-        name="customer.chat_sessions",
+        name=CUSTOMER_SESSIONS,
         model=models.ChatSession,
         parent_column=col(models.ChatSession.customer_id),
         ordering=SESSIONS_NEWEST_FIRST,
@@ -101,7 +106,7 @@ async def customer_sessions(
     for row in page.rows:  # `message.session` below this page then needs no statement
         by_id.prime(row.id, row)
     counter = ctx.loaders.child_count(
-        name="customer.chat_sessions", parent_column=col(models.ChatSession.customer_id), where=where, where_key=key
+        name=CUSTOMER_SESSIONS, parent_column=col(models.ChatSession.customer_id), where=where, where_key=key
     )
     page.total = lambda: counter.load(customer_id)
     return page
@@ -119,7 +124,7 @@ async def session_messages(
     """`ChatSession.messages`, oldest first, paged both ways; totalCount is the session's `message_count`."""
     request = page_request(MESSAGES_OLDEST_FIRST, first=first, after=after, last=last, before=before)
     page: Page[models.ChatMessage] = await ctx.loaders.child_page(
-        name="chat_session.messages",
+        name=SESSION_MESSAGES,
         model=models.ChatMessage,
         parent_column=col(models.ChatMessage.session_id),
         ordering=MESSAGES_OLDEST_FIRST,
@@ -141,24 +146,23 @@ async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: st
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
     clean_title = validators.text(v, "title", title, label="The title", maximum=TITLE_MAX)
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
         customer = await customer_for_new_child(
-            session, viewer=viewer, customer_id=customer_id, errors=v, what="chat sessions"
+            uow.session, viewer=viewer, customer_id=customer_id, errors=v, what="chat sessions"
         )
         v.raise_if_any()
         assert customer is not None and customer.id is not None and clean_title is not None
         chat = models.ChatSession(customer_id=customer.id, started_by_id=viewer.user_id, title=clean_title)
-        session.add(chat)
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
+        uow.session.add(chat)
+        await uow.session.flush()
+        uow.audit(
             action="chat_session.started",
-            entity_type="ChatSession",
-            entity_id=to_global_id("ChatSession", chat.id),  # type: ignore[arg-type]
+            entity="ChatSession",
+            entity_id=chat.id,
             details={"customerId": to_global_id("Customer", customer.id), "status": chat.status},
         )
-    ctx.loaders.prime(models.ChatSession, chat)
+        uow.prime(models.ChatSession, chat)
+        uow.forget_lists(CUSTOMER_SESSIONS)
     return chat
 
 
@@ -190,7 +194,8 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
     v = Validation()
     clean_body = validators.text(v, "body", body, label="The message", maximum=BODY_MAX)
     pk = decode_id(session_id, "ChatSession")
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
+        session = uow.session
         chat = None
         if pk is not None and not v.problems:
             chat = await _lock_open_session(
@@ -216,20 +221,19 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
         )
         session.add(message)
         await session.flush()
-        audit.record(
-            session,
-            ctx,
+        uow.audit(
             action="chat_message.posted",
-            entity_type="ChatMessage",
-            entity_id=to_global_id("ChatMessage", message.id),  # type: ignore[arg-type]
+            entity="ChatMessage",
+            entity_id=message.id,
             details={
                 "sessionId": to_global_id("ChatSession", chat.id),
                 "sender": message.sender,
                 "messageCount": chat.message_count,
             },
         )
-    ctx.loaders.prime(models.ChatSession, chat)
-    ctx.loaders.prime(models.ChatMessage, message)
+        uow.prime(models.ChatSession, chat)
+        uow.prime(models.ChatMessage, message)
+        uow.forget_lists(SESSION_MESSAGES, CUSTOMER_SESSIONS)
     return message
 
 
@@ -237,26 +241,25 @@ async def close_chat_session(ctx: RequestContext, *, id: str) -> models.ChatSess
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
     pk = decode_id(id, "ChatSession")
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
         chat = None
         if pk is not None:
             chat = await _lock_open_session(
-                session,
+                uow.session,
                 viewer,
                 pk,
                 {"status": ChatSessionStatus.CLOSED.value, "closed_at": func.clock_timestamp()},
             )
         if chat is None:
-            await _why_not_open(session, viewer, pk, "id", v)
+            await _why_not_open(uow.session, viewer, pk, "id", v)
             raise DomainError.one(ErrorCode.CONFLICT, "The chat session changed meanwhile; retry.", ["id"])
         assert chat.id is not None
-        audit.record(
-            session,
-            ctx,
+        uow.audit(
             action="chat_session.closed",
-            entity_type="ChatSession",
-            entity_id=to_global_id("ChatSession", chat.id),
+            entity="ChatSession",
+            entity_id=chat.id,
             details=audit.changes({"status": ChatSessionStatus.OPEN.value}, {"status": chat.status}, ["status"]),
         )
-    ctx.loaders.prime(models.ChatSession, chat)
+        uow.prime(models.ChatSession, chat)
+        uow.forget_lists(CUSTOMER_SESSIONS)
     return chat

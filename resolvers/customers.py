@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, false, func, literal_column, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -25,6 +24,7 @@ from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
 
 EDITORS = (Role.ADMIN, Role.SALES)
@@ -181,23 +181,20 @@ def _email_conflict() -> DomainError:
     return DomainError.one(ErrorCode.CONFLICT, "Another customer already uses this email.", ["email"])
 
 
-def _is_email_unique_violation(error: IntegrityError) -> bool:
-    return "uq_customers_email_live" in str(error.orig)
+EMAIL_CONFLICTS = {"uq_customers_email_live": _email_conflict()}
 
 
 def _clean_fields(values: Mapping[str, Any], errors: Validation) -> dict[str, Any]:
-    """Validate the editable fields present in `values`; None clears an optional one."""
+    """Validate the editable fields present in `values`; None (or blank) clears an optional one."""
     out: dict[str, Any] = {}
     for field_name, label in (("first_name", "First name"), ("last_name", "Last name")):
         if field_name in values:
             api = "firstName" if field_name == "first_name" else "lastName"
             out[field_name] = validators.name(errors, api, values[field_name], label=label)
     if "email" in values:
-        raw = values["email"]
-        out["email"] = validators.email(errors, "email", raw) if raw is not None and raw.strip() else None
+        out["email"] = validators.optional_email(errors, "email", values["email"])
     if "phone" in values:
-        raw = values["phone"]
-        out["phone"] = validators.phone(errors, "phone", raw) if raw is not None and raw.strip() else None
+        out["phone"] = validators.optional_phone(errors, "phone", values["phone"])
     if "company" in values:
         out["company"] = validators.optional_text(
             errors, "company", values["company"], label="Company", maximum=validators.COMPANY_MAX
@@ -211,28 +208,22 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
     errors = Validation()
     fields = _clean_fields({"first_name": None, "last_name": None, **values}, errors)
     errors.raise_if_any()
-    try:
-        async with ctx.sessionmaker() as session, session.begin():
-            if fields.get("email") and await _email_taken(session, fields["email"]):
-                raise _email_conflict()
-            row = models.Customer(**fields)
-            session.add(row)
-            await session.flush()
-            gid = to_global_id("Customer", row.id)  # type: ignore[arg-type]
-            session.add(models.OutboxMessage(topic=OUTBOX_CUSTOMER_CREATED, payload={"customer_id": row.id, "id": gid}))
-            audit.record(
-                session,
-                ctx,
-                action="customer.created",
-                entity_type="Customer",
-                entity_id=gid,
-                details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
-            )
-    except IntegrityError as error:
-        if _is_email_unique_violation(error):
+    async with unit_of_work(ctx, conflicts=EMAIL_CONFLICTS) as uow:
+        if fields.get("email") and await _email_taken(uow.session, fields["email"]):
             raise _email_conflict()
-        raise
-    ctx.loaders.prime(_C, row)
+        row = models.Customer(**fields)
+        uow.session.add(row)
+        await uow.session.flush()
+        assert row.id is not None
+        gid = to_global_id("Customer", row.id)
+        uow.outbox(OUTBOX_CUSTOMER_CREATED, {"customer_id": row.id, "id": gid})
+        uow.audit(
+            action="customer.created",
+            entity="Customer",
+            entity_id=gid,
+            details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
+        )
+        uow.prime(_C, row)
     return row
 
 
@@ -276,61 +267,53 @@ async def update_customer(
     viewer = require_role(ctx.viewer, *EDITORS, Role.CUSTOMER)
     errors = Validation()
     cleaned = _clean_fields(values, errors)
-    try:
-        async with ctx.sessionmaker() as session, session.begin():
-            row = await _locked_visible(session, viewer, global_id)
-            _refuse_erased(row)
-            if viewer.is_customer:
-                for field_name in ("email", "company"):
-                    if field_name in values and cleaned.get(field_name) != getattr(row, field_name):
-                        errors.add(field_name, f"You cannot change your own {field_name}.", ErrorCode.FORBIDDEN)
-            errors.raise_if_any()
-            if expected_version is not None and expected_version != row.version:
-                raise DomainError.one(
-                    ErrorCode.CONFLICT,
-                    f"The customer is at version {row.version}, not {expected_version}; reload and retry.",
-                    ["expectedVersion"],
-                )
-            if cleaned.get("email") and cleaned["email"].lower() != (row.email or "").lower():
-                if await _email_taken(session, cleaned["email"], except_id=row.id):
-                    raise _email_conflict()
-            before = _snapshot(row)
-            updated = await _apply(session, row, cleaned)
-            audit.record(
-                session,
-                ctx,
-                action="customer.updated",
-                entity_type="Customer",
-                entity_id=to_global_id("Customer", updated.id),  # type: ignore[arg-type]
-                details={"changes": audit.changes(before, _snapshot(updated), AUDITED_FIELDS)},
+    async with unit_of_work(ctx, conflicts=EMAIL_CONFLICTS) as uow:
+        session = uow.session
+        row = await _locked_visible(session, viewer, global_id)
+        _refuse_erased(row)
+        if viewer.is_customer:
+            for field_name in ("email", "company"):
+                if field_name in values and cleaned.get(field_name) != getattr(row, field_name):
+                    errors.add(field_name, f"You cannot change your own {field_name}.", ErrorCode.FORBIDDEN)
+        errors.raise_if_any()
+        if expected_version is not None and expected_version != row.version:
+            raise DomainError.one(
+                ErrorCode.CONFLICT,
+                f"The customer is at version {row.version}, not {expected_version}; reload and retry.",
+                ["expectedVersion"],
             )
-    except IntegrityError as error:
-        if _is_email_unique_violation(error):
-            raise _email_conflict()
-        raise
-    ctx.loaders.prime(_C, updated)
+        if cleaned.get("email") and cleaned["email"].lower() != (row.email or "").lower():
+            if await _email_taken(session, cleaned["email"], except_id=row.id):
+                raise _email_conflict()
+        before = _snapshot(row)
+        updated = await _apply(session, row, cleaned)
+        uow.audit(
+            action="customer.updated",
+            entity="Customer",
+            entity_id=updated.id,
+            details={"changes": audit.changes(before, _snapshot(updated), AUDITED_FIELDS)},
+        )
+        uow.prime(_C, updated)
     return updated
 
 
 async def _set_archived(ctx: RequestContext, *, global_id: str, archive: bool) -> models.Customer:
     viewer = require_role(ctx.viewer, *EDITORS)
-    async with ctx.sessionmaker() as session, session.begin():
-        row = await _locked_visible(session, viewer, global_id)
+    async with unit_of_work(ctx) as uow:
+        row = await _locked_visible(uow.session, viewer, global_id)
         _refuse_erased(row)
         if (row.archived_at is not None) == archive:
             state = "archived" if archive else "not archived"
             raise DomainError.one(ErrorCode.INVALID_TRANSITION, f"The customer is already {state}.", ["id"])
         before = _snapshot(row)
-        updated = await _apply(session, row, {"archived_at": models.utcnow() if archive else None})
-        audit.record(
-            session,
-            ctx,
+        updated = await _apply(uow.session, row, {"archived_at": models.utcnow() if archive else None})
+        uow.audit(
             action="customer.archived" if archive else "customer.restored",
-            entity_type="Customer",
-            entity_id=to_global_id("Customer", updated.id),  # type: ignore[arg-type]
+            entity="Customer",
+            entity_id=updated.id,
             details={"changes": audit.changes(before, _snapshot(updated), AUDITED_FIELDS)},
         )
-    ctx.loaders.prime(_C, updated)
+        uow.prime(_C, updated)
     return updated
 
 

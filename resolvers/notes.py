@@ -7,15 +7,17 @@ from sqlmodel import col
 from db import models
 from db.enums import STAFF_ROLES
 from db.paging import Ordering, Page
-from resolvers import audit, validators
+from resolvers import validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import Validation
 from resolvers.ids import to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role, require_staff
 
-BODY_MAX = 10_000
+BODY_MAX = validators.BODY_MAX
+CUSTOMER_NOTES = "customer.notes"  # loader name of `Customer.notes` pages and counts
 
 NOTES_NEWEST_FIRST = Ordering("notes", (col(models.Note.id),), descending=True)
 
@@ -28,9 +30,9 @@ async def customer_notes(
     request = page_request(NOTES_NEWEST_FIRST, first=first, after=after)
     parent = col(models.Note.customer_id)
     page: Page[models.Note] = await ctx.loaders.child_page(
-        name="customer.notes", model=models.Note, parent_column=parent, ordering=NOTES_NEWEST_FIRST, request=request
+        name=CUSTOMER_NOTES, model=models.Note, parent_column=parent, ordering=NOTES_NEWEST_FIRST, request=request
     ).load(customer_id)
-    counter = ctx.loaders.child_count(name="customer.notes", parent_column=parent)
+    counter = ctx.loaders.child_count(name=CUSTOMER_NOTES, parent_column=parent)
     page.total = lambda: counter.load(customer_id)
     return page
 
@@ -46,21 +48,22 @@ async def add_customer_note(ctx: RequestContext, *, customer_id: str, body: str)
     viewer = require_role(ctx.viewer, *STAFF_ROLES)
     v = Validation()
     clean_body = validators.text(v, "body", body, label="The note", maximum=BODY_MAX)
-    async with ctx.sessionmaker() as session, session.begin():
-        customer = await customer_for_new_child(session, viewer=viewer, customer_id=customer_id, errors=v, what="notes")
+    async with unit_of_work(ctx) as uow:
+        customer = await customer_for_new_child(
+            uow.session, viewer=viewer, customer_id=customer_id, errors=v, what="notes"
+        )
         v.raise_if_any()
         assert customer is not None and customer.id is not None and clean_body is not None
         note = models.Note(customer_id=customer.id, author_id=viewer.user_id, body=clean_body)
-        session.add(note)
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
+        uow.session.add(note)
+        await uow.session.flush()
+        uow.audit(
             action="note.added",
-            entity_type="Note",
-            entity_id=to_global_id("Note", note.id),  # type: ignore[arg-type]
+            entity="Note",
+            entity_id=note.id,
             # The body is personal free text: the trail keeps where and how long, not what.
             details={"customerId": to_global_id("Customer", customer.id), "length": len(clean_body)},
         )
-    ctx.loaders.prime(models.Note, note)
+        uow.prime(models.Note, note)
+        uow.forget_lists(CUSTOMER_NOTES)
     return note

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import anyio
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -16,12 +15,12 @@ from db import models
 from db.enums import STAFF_ROLES, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
-from integrations.auth.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
+from integrations.auth.passwords import hash_password
 from resolvers import audit, validators
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Validation
-from resolvers.ids import to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role, require_staff, require_viewer
 
 _U = models.User
@@ -77,46 +76,39 @@ async def create_operator(
     chosen = Role(role) if role is not None else Role.OPERATOR
     if chosen not in STAFF_ROLES:
         errors.add("role", "An operator's role is ADMIN, OPERATOR or SALES.")
-    if password is not None and not MIN_LENGTH <= len(password) <= MAX_LENGTH:
-        errors.add("password", f"Password must be {MIN_LENGTH}-{MAX_LENGTH} characters long.")
+    if password is not None:
+        validators.password(errors, "password", password)
     errors.raise_if_any()
     assert first is not None and last is not None and address is not None
     password_hash = await anyio.to_thread.run_sync(hash_password, password) if password is not None else None
-    try:
-        async with ctx.sessionmaker() as session, session.begin():
-            if await _email_taken(session, address):
-                raise _email_conflict()
-            row = models.User(
-                email=address,
-                first_name=first,
-                last_name=last,
-                role=chosen.value,
-                password_hash=password_hash,
-                # An ADMIN vouches for a staff address; staff may sign in straight away.
-                email_verified=True,
-            )
-            session.add(row)
-            await session.flush()
-            after = {
-                "first_name": row.first_name,
-                "last_name": row.last_name,
-                "email": row.email,
-                "role": row.role,
-                "sso_only": password_hash is None,
-            }
-            audit.record(
-                session,
-                ctx,
-                action="operator.created",
-                entity_type="Operator",
-                entity_id=to_global_id("Operator", row.id),  # type: ignore[arg-type]
-                details={"changes": audit.changes({}, after, AUDITED_FIELDS)},
-            )
-    except IntegrityError as error:
-        if "uq_users_email_lower" in str(error.orig):
+    async with unit_of_work(ctx, conflicts={"uq_users_email_lower": _email_conflict()}) as uow:
+        if await _email_taken(uow.session, address):
             raise _email_conflict()
-        raise
-    ctx.loaders.prime(_U, row)
+        row = models.User(
+            email=address,
+            first_name=first,
+            last_name=last,
+            role=chosen.value,
+            password_hash=password_hash,
+            # An ADMIN vouches for a staff address; staff may sign in straight away.
+            email_verified=True,
+        )
+        uow.session.add(row)
+        await uow.session.flush()
+        after = {
+            "first_name": row.first_name,
+            "last_name": row.last_name,
+            "email": row.email,
+            "role": row.role,
+            "sso_only": password_hash is None,
+        }
+        uow.audit(
+            action="operator.created",
+            entity="Operator",
+            entity_id=row.id,
+            details={"changes": audit.changes({}, after, AUDITED_FIELDS)},
+        )
+        uow.prime(_U, row)
     return row
 
 

@@ -27,6 +27,7 @@ from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import UnitOfWork, unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
 
 _R = models.SupportRequest
@@ -267,11 +268,6 @@ def _snapshot(row: models.SupportRequest) -> dict[str, Any]:
     }
 
 
-def _forget_lists(ctx: RequestContext) -> None:
-    """Nested request pages and counts cached earlier in this request are stale after a write."""
-    ctx.loaders.forget_lists("requests_by_", "open_requests_by_")
-
-
 async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str, field: str) -> models.SupportRequest:
     pk = decode_id(global_id, "Request")
     if pk is None:
@@ -296,20 +292,19 @@ async def _write(session: AsyncSession, row: models.SupportRequest, values: dict
     return updated
 
 
-def _audit(
-    session: AsyncSession, ctx: RequestContext, action: str, before: dict[str, Any], row: models.SupportRequest
-) -> None:
-    audit.record(
-        session,
-        ctx,
+def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.SupportRequest) -> None:
+    uow.audit(
         action=action,
-        entity_type="Request",
-        entity_id=to_global_id("Request", row.id),  # type: ignore[arg-type]
+        entity="Request",
+        entity_id=row.id,
         details={
             "customer": to_global_id("Customer", row.customer_id),
             "changes": audit.changes(before, _snapshot(row), AUDITED_FIELDS),
         },
     )
+    uow.prime(_R, row)
+    # Nested request pages and counts cached earlier in this request are stale after a write.
+    uow.forget_lists("requests_by_", "open_requests_by_")
 
 
 async def create_request(ctx: RequestContext, *, customer_id: str, body: str) -> models.SupportRequest:
@@ -317,32 +312,30 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
     viewer = require_viewer(ctx.viewer)
     errors = Validation()
     text = validators.text(errors, "body", body, label="The body", maximum=validators.BODY_MAX)
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
         customer = await customer_for_new_child(
-            session, viewer=viewer, customer_id=customer_id, errors=errors, what="requests"
+            uow.session, viewer=viewer, customer_id=customer_id, errors=errors, what="requests"
         )
         errors.raise_if_any()
         assert customer is not None and customer.id is not None and text is not None
         row = models.SupportRequest(
             customer_id=customer.id, created_by_id=viewer.user_id, body=text, status=RequestStatus.PENDING.value
         )
-        session.add(row)
-        await session.flush()
-        audit.record(
-            session,
-            ctx,
+        uow.session.add(row)
+        await uow.session.flush()
+        uow.audit(
             action="request.created",
-            entity_type="Request",
-            entity_id=to_global_id("Request", row.id),  # type: ignore[arg-type]
+            entity="Request",
+            entity_id=row.id,
             details={
-                "customer": to_global_id("Customer", customer.id),  # type: ignore[arg-type]
+                "customer": to_global_id("Customer", customer.id),
                 "body_length": len(row.body),
                 "changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS),
             },
         )
-    ctx.loaders.prime(_R, row)
-    ctx.loaders.prime(models.Customer, customer)
-    _forget_lists(ctx)
+        uow.prime(_R, row)
+        uow.prime(models.Customer, customer)
+        uow.forget_lists("requests_by_", "open_requests_by_")
     return row
 
 
@@ -350,7 +343,8 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
     """ADMIN assigns anyone who handles requests; an OPERATOR assigns itself. Sets IN_PROGRESS."""
     viewer = require_role(ctx.viewer, *HANDLERS)
     assignee_pk = decode_id(operator_id, "Operator", "User")
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
+        session = uow.session
         row = await _locked_visible(session, viewer, request_id, "requestId")
         assignee = await session.get(models.User, assignee_pk) if assignee_pk is not None else None
         if assignee is None or assignee.role not in STAFF_ROLES:
@@ -368,10 +362,8 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
         updated = await _write(
             session, row, {"processed_by_id": assignee.id, "status": RequestStatus.IN_PROGRESS.value}
         )
-        _audit(session, ctx, "request.assigned", before, updated)
-    ctx.loaders.prime(_R, updated)
-    ctx.loaders.prime(models.User, assignee)
-    _forget_lists(ctx)
+        _audit(uow, "request.assigned", before, updated)
+        uow.prime(models.User, assignee)
     return updated
 
 
@@ -383,8 +375,8 @@ async def change_request_status(
     target = RequestStatus(status)
     if target == RequestStatus.IN_PROGRESS:
         raise DomainError.one(ErrorCode.VALIDATION, "Use assignRequest to put a request in progress.", ["status"])
-    async with ctx.sessionmaker() as session, session.begin():
-        row = await _locked_visible(session, viewer, request_id, "requestId")
+    async with unit_of_work(ctx) as uow:
+        row = await _locked_visible(uow.session, viewer, request_id, "requestId")
         move = find_move(row, target, "changeRequestStatus")
         if not move.by & actors(viewer, row):
             raise DomainError.one(
@@ -403,23 +395,19 @@ async def change_request_status(
         else:
             values["resolution_comment"] = comment
         before = _snapshot(row)
-        updated = await _write(session, row, values)
-        _audit(session, ctx, "request.status_changed", before, updated)
-    ctx.loaders.prime(_R, updated)
-    _forget_lists(ctx)
+        updated = await _write(uow.session, row, values)
+        _audit(uow, "request.status_changed", before, updated)
     return updated
 
 
 async def archive_request(ctx: RequestContext, *, global_id: str) -> models.SupportRequest:
     """ADMIN or OPERATOR; hides the request from every list and count unless `includeArchived`."""
     viewer = require_role(ctx.viewer, *HANDLERS)
-    async with ctx.sessionmaker() as session, session.begin():
-        row = await _locked_visible(session, viewer, global_id, "id")
+    async with unit_of_work(ctx) as uow:
+        row = await _locked_visible(uow.session, viewer, global_id, "id")
         if row.archived_at is not None:
             raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The request is already archived.", ["id"])
         before = _snapshot(row)
-        updated = await _write(session, row, {"archived_at": models.utcnow()})
-        _audit(session, ctx, "request.archived", before, updated)
-    ctx.loaders.prime(_R, updated)
-    _forget_lists(ctx)
+        updated = await _write(uow.session, row, {"archived_at": models.utcnow()})
+        _audit(uow, "request.archived", before, updated)
     return updated

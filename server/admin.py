@@ -1,7 +1,7 @@
 """`customer-graph create-admin`: create an ADMIN user, or reset an existing staff user to ADMIN with a new password.
 
 The password is prompted for (twice, without echo) when not given. The change and its audit record are written in
-one transaction. Prints one line; returns the process exit status.
+one unit of work (resolvers/unit_of_work.py). Prints one line; returns the process exit status.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from db.engine import create_engine, create_sessionmaker
 from db.enums import Role
 from integrations.auth import passwords
 from resolvers import users as users_resolvers
+from resolvers import validators
 from resolvers.errors import Validation
-from resolvers.ids import to_global_id
+from resolvers.unit_of_work import system_unit_of_work
 
 ACTOR = "system:create-admin"
 
@@ -32,7 +33,8 @@ async def _upsert_admin(url: str, *, email: str, first_name: str, last_name: str
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         sessionmaker = create_sessionmaker(engine)
-        async with sessionmaker() as session, session.begin():
+        async with system_unit_of_work(sessionmaker, label=ACTOR) as uow:
+            session = uow.session
             user = await users_resolvers.user_by_email(session, email=email)
             now = datetime.now(UTC)
             if user is not None and user.role == Role.CUSTOMER:
@@ -52,16 +54,12 @@ async def _upsert_admin(url: str, *, email: str, first_name: str, last_name: str
             user.updated_at = now
             await session.flush()
             assert user.id is not None
-            session.add(
-                models.AuditRecord(
-                    action=action,
-                    entity_type="Operator",
-                    entity_id=to_global_id("Operator", user.id),
-                    actor_id=None,
-                    actor_label=ACTOR,
-                    details={"source": "create-admin", "role": Role.ADMIN.value}
-                    | ({"before": before, "passwordChanged": True} if verb == "reset" else {}),
-                )
+            uow.audit(
+                action=action,
+                entity="Operator",
+                entity_id=user.id,
+                details={"source": "create-admin", "role": Role.ADMIN.value}
+                | ({"before": before, "passwordChanged": True} if verb == "reset" else {}),
             )
             return f"{verb} admin {user.email} (id {user.id})"
     finally:
@@ -76,8 +74,8 @@ def create_admin(url: str, *, email: str, first_name: str, last_name: str, passw
             print("customer-graph: the passwords do not match", file=sys.stderr)
             return 2
     v = Validation()
-    normalized, first, last = users_resolvers.validate_account(
-        v, email=email, password=password, first_name=first_name, last_name=last_name
+    normalized, first, last = validators.account(
+        v, email_value=email, password_value=password, first_name=first_name, last_name=last_name
     )
     if v.problems:
         reasons = "; ".join(f"{'.'.join(p.field or [])}: {p.message}" for p in v.problems)

@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_engine, create_sessionmaker
-from db.enums import AuditStatus, ChatSessionStatus, MessageSender, RequestStatus, Role
-from db.models import AuditRecord, ChatMessage, ChatSession, Customer, Note, SupportRequest, User
+from db.enums import ChatSessionStatus, MessageSender, RequestStatus, Role
+from db.models import ChatMessage, ChatSession, Customer, Note, SupportRequest, User
 from integrations.auth.passwords import hash_password
+from resolvers.unit_of_work import UnitOfWork, system_unit_of_work
 
 DEMO_PASSWORD = "demo-password-1"
 DEMO_STAFF = (
@@ -136,7 +137,8 @@ class _Staff:
 
 async def _seed_demo(engine: AsyncEngine) -> list[Login]:
     sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker() as session, session.begin():
+    async with system_unit_of_work(sessionmaker, label="system (demo seed)") as uow:
+        session = uow.session
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEED_LOCK})
         if await session.scalar(select(func.count()).select_from(User)):
             return []
@@ -251,21 +253,17 @@ async def _seed_demo(engine: AsyncEngine) -> list[Login]:
                 )
             )
 
-        session.add(
-            AuditRecord(
-                action="system.seeded",
-                entity_type="System",
-                actor_label="system (demo seed)",
-                status=AuditStatus.SUCCESS.value,
-                details={
-                    "users": len(staff_rows) + 1,
-                    "customers": len(customers),
-                    "requests": len(_DEMO_REQUESTS),
-                    "chatSessions": len(_DEMO_CHATS),
-                    "chatMessages": message_total,
-                    "notes": len(_DEMO_NOTES),
-                },
-            )
+        uow.audit(
+            action="system.seeded",
+            entity="System",
+            details={
+                "users": len(staff_rows) + 1,
+                "customers": len(customers),
+                "requests": len(_DEMO_REQUESTS),
+                "chatSessions": len(_DEMO_CHATS),
+                "chatMessages": message_total,
+                "notes": len(_DEMO_NOTES),
+            },
         )
     logins = [(email, role.value, DEMO_PASSWORD) for email, _, _, role in DEMO_STAFF]
     logins.append((DEMO_CUSTOMER_LOGIN, Role.CUSTOMER.value, DEMO_PASSWORD))
@@ -295,6 +293,7 @@ SESSIONS_PER_CUSTOMER = 2
 MESSAGES_PER_SESSION = 10
 BULK_OPERATORS = 5
 DEFAULT_CHUNK = 10_000
+BULK_ACTOR = "system (bulk seed)"
 
 _FIRST = (
     "Ada Ben Cleo Dev Elena Finn Gina Hugo Iris Jon Kira Leo Maya Nils Olga Pablo Quinn Rosa Sven Tara "
@@ -391,8 +390,9 @@ _CHUNK_SQL = (
 )
 
 
-async def _bulk_operators(conn: AsyncConnection) -> list[int]:
+async def _bulk_operators(uow: UnitOfWork) -> list[int]:
     """Staff who may process requests (ADMIN/OPERATOR); a few bulk operators are created when none exist."""
+    conn = uow.session
     rows = (
         await conn.execute(
             text("SELECT id FROM users WHERE role IN ('OPERATOR', 'ADMIN') AND is_active ORDER BY id LIMIT 50")
@@ -416,6 +416,8 @@ async def _bulk_operators(conn: AsyncConnection) -> list[int]:
     ).all()
     if not created:  # the bulk operators exist but were deactivated or demoted
         raise RuntimeError("no active ADMIN or OPERATOR user to process the generated requests")
+    for row in created:
+        uow.audit(action="operator.created", entity="Operator", entity_id=int(row[0]), details={"source": "seed"})
     return [row[0] for row in created]
 
 
@@ -423,8 +425,9 @@ async def _seed_bulk(
     engine: AsyncEngine, customers: int, chunk: int, progress: Callable[[str], None]
 ) -> dict[str, int | float]:
     started = time.perf_counter()
-    async with engine.begin() as conn:
-        operators = await _bulk_operators(conn)
+    sessionmaker = create_sessionmaker(engine)
+    async with system_unit_of_work(sessionmaker, label=BULK_ACTOR) as uow:
+        operators = await _bulk_operators(uow)
     now = datetime.now(UTC)
     t0 = now - timedelta(days=730)
     span = (now - t0).total_seconds() - 15 * 86400  # leave room for the last customers' requests and chats
@@ -439,10 +442,12 @@ async def _seed_bulk(
             "count": count,
             "operators": operators,
         }
-        async with engine.begin() as conn:
-            await conn.execute(text("SET LOCAL synchronous_commit = off"))
+        # Each chunk is one unit of work: its rows and its audit record commit together or not at all.
+        async with system_unit_of_work(sessionmaker, label=BULK_ACTOR) as uow:
+            await uow.session.execute(text("SET LOCAL synchronous_commit = off"))
             for statement in _CHUNK_SQL:
-                await conn.execute(text(statement), params)
+                await uow.session.execute(text(statement), params)
+            uow.audit(action="system.bulk_seeded", entity="System", details=_chunk_totals(count))
         done += count
         elapsed = time.perf_counter() - started
         rate = done / elapsed if elapsed else 0.0
@@ -452,20 +457,7 @@ async def _seed_bulk(
             f"{done * SESSIONS_PER_CUSTOMER * MESSAGES_PER_SESSION:,} messages) in {elapsed:.1f}s, "
             f"{rate:,.0f} customers/s"
         )
-    totals = {
-        "customers": customers,
-        "requests": customers * REQUESTS_PER_CUSTOMER,
-        "chat_sessions": customers * SESSIONS_PER_CUSTOMER,
-        "chat_messages": customers * SESSIONS_PER_CUSTOMER * MESSAGES_PER_SESSION,
-    }
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO audit_records (action, entity_type, actor_label, status, details) "
-                "VALUES ('system.bulk_seeded', 'System', 'system (bulk seed)', 'SUCCESS', CAST(:details AS jsonb))"
-            ),
-            {"details": _json(totals)},
-        )
+    totals = _chunk_totals(customers)
     progress("seed: analyzing tables")
     async with engine.begin() as conn:
         for table in ("users", "customers", "requests", "chat_sessions", "chat_messages"):
@@ -475,10 +467,13 @@ async def _seed_bulk(
     return {**totals, "seconds": round(seconds, 2)}
 
 
-def _json(value: dict[str, int]) -> str:
-    import orjson
-
-    return orjson.dumps(value).decode()
+def _chunk_totals(customers: int) -> dict[str, int]:
+    return {
+        "customers": customers,
+        "requests": customers * REQUESTS_PER_CUSTOMER,
+        "chat_sessions": customers * SESSIONS_PER_CUSTOMER,
+        "chat_messages": customers * SESSIONS_PER_CUSTOMER * MESSAGES_PER_SESSION,
+    }
 
 
 def seed_bulk(
