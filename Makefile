@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest install schema bench clean
+.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ schema: $(STAMP)
 
 bench: $(STAMP)   # e.g. make bench BENCH_ARGS="--customers 20000 --concurrency 4"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+graphiql:   # rebuild server/graphiql_static/ from graphiql/ (needs Node; the result is committed)
+	cd graphiql && npm ci --no-audit --no-fund && node build.mjs
+
+graphiql-check:   # rebuild into a temporary directory and compare with what is committed
+	cd graphiql && npm ci --no-audit --no-fund && rm -rf /tmp/cg-graphiql-check && node build.mjs /tmp/cg-graphiql-check
+	diff -r /tmp/cg-graphiql-check server/graphiql_static && echo "graphiql: committed build is reproducible"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

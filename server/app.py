@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import create_engine, create_sessionmaker
@@ -30,7 +30,7 @@ from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, metrics, migrate
+from server import __version__, graphiql, metrics, migrate
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
 
@@ -232,6 +232,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         subscription_protocols=("graphql-transport-ws",),
     )
     cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
+    ide_assets = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
     app = Starlette(
         routes=[
             Route("/", describe, methods=["GET"]),
@@ -240,7 +241,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
-        ],
+        ]
+        + (ide_assets if settings.limits.graphiql else []),
         middleware=[
             Middleware(RequestLog),
             Middleware(

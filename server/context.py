@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -15,6 +16,7 @@ from db.loaders import Loaders
 from resolvers.auth import viewer_from_authorization
 from resolvers.context import RequestContext, Services
 from resolvers.errors import Unauthenticated
+from server.graphiql import render_page
 
 
 class GraphQLApp(GraphQL):  # type: ignore[type-arg]
@@ -23,6 +25,10 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.state = state  # lifespan state: settings, sessionmaker, services
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        """Our own GraphiQL page, its assets served by this server (no CDN)."""
+        return render_page(request, title=self.state.settings.app.name)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:  # type: ignore[override]
         state = self.state

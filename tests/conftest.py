@@ -5,10 +5,13 @@ truncating every table afterwards."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -58,9 +61,26 @@ def server_url() -> Iterator[str]:
         return
     from server.embedded_pg import start_embedded
 
-    with tempfile.TemporaryDirectory(prefix="cg-pg-") as tmp:
-        url, _server = start_embedded(tmp, cleanup_mode="stop")
-        yield url
+    tmp = tempfile.mkdtemp(prefix="cg-pg-")
+    try:
+        url, server = start_embedded(tmp, cleanup_mode="stop")
+        try:
+            yield url
+        finally:
+            _stop_embedded(server, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_embedded(server: Any, pgdata: str) -> None:
+    """Stop the throwaway cluster before its directory is deleted (deleting it first left the postmaster running
+    for about a minute after pytest exited), and drop pgserver's exit hook, which would find the directory gone."""
+    atexit.unregister(server._cleanup)
+    server.cleanup()
+    if os.path.exists(os.path.join(pgdata, "postmaster.pid")):  # another handle was registered: stop it anyway
+        from pgserver._commands import pg_ctl
+
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=Path(pgdata), user=server.system_user)
 
 
 @pytest.fixture(scope="session")
@@ -149,3 +169,31 @@ def gql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
         return response.json()  # type: ignore[no-any-return]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[str]:
+    """The real server (uvicorn) on 127.0.0.1 over the test database, for clients outside this process:
+    a browser, Node, the example scripts. Returns its base URL. Request `app` too to get the tables emptied
+    after each test and to build data with the factories (same database, same token keys)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    application = create_app(test_settings(), database_url_override=database_url)
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
