@@ -21,7 +21,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import create_engine, create_sessionmaker
@@ -232,7 +232,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         subscription_protocols=("graphql-transport-ws",),
     )
     cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
-    ide_assets = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
+    ide_assets: list[BaseRoute] = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
     app = Starlette(
         routes=[
             Route("/", describe, methods=["GET"]),
@@ -241,8 +241,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/metrics", metrics_endpoint, methods=["GET"]),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
-        ]
-        + (ide_assets if settings.limits.graphiql else []),
+            *(ide_assets if settings.limits.graphiql else []),
+        ],
         middleware=[
             Middleware(RequestLog),
             Middleware(
