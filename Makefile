@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check
+.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check node-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy server schema resolvers db integrations
 
-pytest: $(STAMP)
+pytest: $(STAMP) node-deps
 	$(BIN)/pytest
+
+CLIENTS := tests/clients
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
+node-deps:   # the Node client tests' packages, when Node is installed (else those tests skip, saying why)
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS)/node_modules/.installed; \
+	else echo "make: Node.js/npm not found: the Node client tests in $(CLIENTS) will be skipped"; fi
 
 schema: $(STAMP)
 	$(BIN)/customer-graph export-schema schema.graphql
