@@ -1,5 +1,5 @@
-"""Uploaded contracts, read side: the `Contract` type and `Customer.contracts`. (Uploads, deletion and the
-`/files/{token}` download route come with the uploads issue.)"""
+"""Uploaded contracts: the `Contract` type, `Customer.contracts`, and the `uploadContract` / `deleteContract`
+mutations (the GraphQL multipart request spec; the download route is server/files.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from db import models
 from resolvers import contracts as contracts_resolvers
 from resolvers import users as users_resolvers
 from resolvers.ids import to_global_id
-from schema.base import Info, Node
+from schema.base import Info, Node, UserError, to_payload
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
@@ -91,3 +92,37 @@ async def customer_contracts(
 async def load_contract_node(ctx, pk: int) -> Contract | None:  # type: ignore[no-untyped-def]
     row = await contracts_resolvers.visible_contract(ctx, contract_id=pk)
     return Contract.from_row(row) if row else None
+
+
+@strawberry.input(description="A contract file for a customer.")
+class UploadContractInput:
+    customer_id: strawberry.ID = strawberry.field(description="The customer the contract belongs to.")
+    file: Upload = strawberry.field(
+        description="The file, sent as a multipart request (GraphQL multipart request spec): PDF, PNG, JPEG or WebP, "
+        "decided from its bytes; at most STORAGE_MAX_FILE_BYTES (default 10 MB)."
+    )
+    title: str | None = strawberry.field(default=None, description="A title (up to 200 characters).")
+
+
+@strawberry.type(description="The result of a contract mutation.")
+class ContractPayload:
+    contract: Contract | None = strawberry.field(description="The contract; null on errors.")
+    errors: list[UserError] = strawberry.field(description="Why it did not happen; empty on success.")
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Upload a contract file for a customer (ADMIN, SALES). Multipart requests need an "
+        "`Apollo-Require-Preflight`, `GraphQL-Preflight` or `X-Requested-With` header."
+    )
+    async def upload_contract(self, info: Info, input: UploadContractInput) -> ContractPayload:
+        work = contracts_resolvers.upload_contract(
+            info.context, customer_id=input.customer_id, upload=input.file, title=input.title
+        )
+        return await to_payload(ContractPayload, "contract", Contract.from_row, work)
+
+    @strawberry.mutation(description="Delete a contract and its stored file (ADMIN, SALES).")
+    async def delete_contract(self, info: Info, id: strawberry.ID) -> ContractPayload:
+        work = contracts_resolvers.delete_contract(info.context, global_id=id)
+        return await to_payload(ContractPayload, "contract", Contract.from_row, work)

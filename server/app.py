@@ -28,11 +28,13 @@ from db.engine import create_engine, create_sessionmaker
 from db.models import OutboxMessage
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
+from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, graphiql, metrics, migrate
+from server import __version__, files, graphiql, metrics, migrate
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
+from server.uploads import MultipartGuard
 
 log = logging.getLogger("customer_graph.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
@@ -65,7 +67,7 @@ def build_services(settings: Settings) -> Services:
         audience=auth.jwt_audience,
         ttl_seconds=auth.token_ttl_seconds,
     )
-    return Services(tokens=tokens, oidc=verifier_from_settings(auth))
+    return Services(tokens=tokens, oidc=verifier_from_settings(auth), storage=storage_from_settings(settings.storage))
 
 
 class RequestLog:
@@ -242,6 +244,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
             *(ide_assets if settings.limits.graphiql else []),
+            Route("/files/{token}", files.download, methods=["GET"]),
         ],
         middleware=[
             Middleware(RequestLog),
@@ -253,6 +256,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 expose_headers=["X-Request-ID"],
                 max_age=600,
             ),
+            Middleware(MultipartGuard, max_body_bytes=settings.storage.max_file_bytes + settings.limits.max_body_bytes),
         ],
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,

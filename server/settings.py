@@ -72,6 +72,9 @@ class StorageSettings(BaseSettings):
     gcs_bucket: str | None = None
     gcs_endpoint: str | None = None  # emulator URL in tests
     gcs_project: str | None = None
+    gcs_credentials_file: str | None = None  # service-account JSON; unset: application default credentials
+    timeout_seconds: float = 30.0  # one storage call, retries included
+    retry_after_seconds: int = 30  # told to clients when storage is unavailable
     max_file_bytes: int = 10 * 1024 * 1024
     url_ttl_seconds: int = 900
 
