@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, BinaryIO, Protocol
 
-KEY = re.compile(r"^contracts/[0-9a-f]{32}$")
+KEY = re.compile(r"^contracts/[A-Za-z0-9_-][A-Za-z0-9._-]{0,200}$")  # no separators, no dot-dot
 CHUNK = 256 * 1024
 
 

@@ -123,7 +123,18 @@ def gcs_emulator(bucket: str):  # type: ignore[no-untyped-def]
     port = free_port()
     exe = Path(sys.executable).with_name("gcp-storage-emulator")
     process = subprocess.Popen(
-        [str(exe), "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "--default-bucket", bucket, "-q"],
+        [
+            str(exe),
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--in-memory",
+            "--default-bucket",
+            bucket,
+            "-q",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ},
