@@ -30,6 +30,7 @@ def create_engine(
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
         echo=echo,
+        hide_parameters=True,  # a database error's message must not carry names, emails or keys
         connect_args={
             "server_settings": {"statement_timeout": str(statement_timeout_ms), "timezone": "UTC"},
             "timeout": 10,

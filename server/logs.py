@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
+
+from server.redact import RedactingFilter
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -24,12 +27,22 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc"] = record.exc_text
         return orjson.dumps(entry, default=str).decode()
 
 
+def json_handler(stream: TextIO | None = None) -> logging.Handler:
+    """A handler writing JSON lines, every record first passed through the personal-data redaction (redact.py)."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    formatter = JsonFormatter()
+    handler.setFormatter(formatter)
+    handler.addFilter(RedactingFilter(formatter))
+    return handler
+
+
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler = json_handler()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
