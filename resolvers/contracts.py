@@ -29,12 +29,13 @@ from db import models
 from db.enums import Role
 from db.paging import Ordering, Page
 from integrations.storage import ObjectMissing, Storage, StorageUnavailable, new_key
-from resolvers import audit, files, validators
+from resolvers import files, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
 
 if TYPE_CHECKING:
@@ -189,13 +190,10 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
         await discard_object(store, key)  # a time-out may still have stored it
         raise storage_unavailable(ctx)
     try:
-        async with ctx.sessionmaker() as session, session.begin():
+        async with unit_of_work(ctx) as uow:
             pk = decode_id(customer_id, "Customer")
-            customer = (
-                await session.scalars(
-                    select(models.Customer).where(col(models.Customer.id) == pk).with_for_update(read=True)
-                )
-            ).first()
+            locked = select(models.Customer).where(col(models.Customer.id) == pk).with_for_update(read=True)
+            customer = (await uow.session.scalars(locked)).first()
             if customer is None or customer.erased_at is not None:  # erased meanwhile
                 raise DomainError.one(
                     ErrorCode.VALIDATION, "The customer was erased; no new contracts.", ["customerId"]
@@ -210,14 +208,12 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
                 storage_key=key,
                 uploaded_by_id=viewer.user_id,
             )
-            session.add(row)
-            await session.flush()
-            audit.record(
-                session,
-                ctx,
+            uow.session.add(row)
+            await uow.session.flush()
+            uow.audit(
                 action="contract.uploaded",
-                entity_type="Contract",
-                entity_id=to_global_id("Contract", row.id),  # type: ignore[arg-type]
+                entity="Contract",
+                entity_id=row.id,
                 # never the file, its name or its title: those can be personal
                 details={
                     "customerId": to_global_id("Customer", customer.id),  # type: ignore[arg-type]
@@ -226,10 +222,11 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
                     "sha256": facts.sha256,
                 },
             )
+            uow.prime(models.Contract, row)
+            uow.forget_lists("customer.contracts")
     except BaseException:
         await discard_object(store, key)
         raise
-    ctx.loaders.prime(models.Contract, row)
     return row
 
 
@@ -238,28 +235,27 @@ async def delete_contract(ctx: RequestContext, *, global_id: str) -> models.Cont
     viewer = require_role(ctx.viewer, *EDITORS)
     store: Storage = ctx.services.storage
     pk = decode_id(global_id, "Contract")
-    async with ctx.sessionmaker() as session, session.begin():
+    async with unit_of_work(ctx) as uow:
         row = None
         if pk is not None:
-            row = (
-                await session.scalars(select(models.Contract).where(col(models.Contract.id) == pk).with_for_update())
-            ).first()
+            locked = select(models.Contract).where(col(models.Contract.id) == pk).with_for_update()
+            row = (await uow.session.scalars(locked)).first()
         if row is None or not viewer.can_see_customer(row.customer_id):
             raise not_found("Contract", ["id"])
-        await session.execute(delete(models.Contract).where(col(models.Contract.id) == row.id))
-        audit.record(
-            session,
-            ctx,
+        await uow.session.execute(delete(models.Contract).where(col(models.Contract.id) == row.id))
+        uow.audit(
             action="contract.deleted",
-            entity_type="Contract",
-            entity_id=to_global_id("Contract", row.id),  # type: ignore[arg-type]
+            entity="Contract",
+            entity_id=row.id,
             details={"customerId": to_global_id("Customer", row.customer_id), "sha256": row.sha256},
         )
-        await session.flush()
+        await uow.session.flush()
         try:
             await store.delete(row.storage_key)  # inside the transaction: storage down rolls the row back
         except StorageUnavailable:
             raise storage_unavailable(ctx, "id")
+        uow.forget(models.Contract, row.id)  # type: ignore[arg-type]
+        uow.forget_lists("customer.contracts")
     return row
 
 
