@@ -330,7 +330,11 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
             *(to_global_id("Contract", k.id) for k in contracts),  # type: ignore[arg-type]
             *(to_global_id("User", u) for u in user_ids),  # type: ignore[arg-type]
         ]
-        concerning = [col(A.entity_id).in_(entity_ids), A.details["customerId"].astext == gid]  # type: ignore[index]
+        concerning = [
+            col(A.entity_id).in_(entity_ids),
+            A.details["customerId"].astext == gid,  # type: ignore[index]
+            A.details["sessionId"].astext.in_([to_global_id("ChatSession", s.id) for s in sessions]),  # type: ignore[index,arg-type]
+        ]
         if user_ids:
             concerning.append(col(A.actor_id).in_(user_ids))
         audits = (await session.scalars(select(A).where(or_(*concerning)).order_by(col(A.id).desc()))).all()
