@@ -97,9 +97,16 @@ async def _ids(session: AsyncSession, column: Any, *where: Any) -> list[int]:
     return list((await session.scalars(select(column).where(*where))).all())
 
 
-async def erase(uow: UnitOfWork, store: Storage, *, customer_id: int, retry_after: int = 30) -> Erasure:
+async def erase(
+    uow: UnitOfWork,
+    store: Storage,
+    *,
+    customer_id: int,
+    retry_after: int = 30,
+    archived_before: datetime | None = None,
+) -> Erasure:
     """Erase one customer inside `uow` (see the module docstring). NOT_FOUND when there is no such customer,
-    INVALID_TRANSITION when it is already erased."""
+    INVALID_TRANSITION when it is already erased (or, with `archived_before`, not archived before then)."""
     started = time.perf_counter()
     session = uow.session
     C = models.Customer
@@ -108,6 +115,8 @@ async def erase(uow: UnitOfWork, store: Storage, *, customer_id: int, retry_afte
         raise not_found("Customer", ["id"])
     if customer.erased_at is not None:
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The customer is already erased.", ["id"])
+    if archived_before is not None and (customer.archived_at is None or customer.archived_at >= archived_before):
+        raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The customer is not due for erasure.", ["id"])
     gid = to_global_id("Customer", customer_id)
     users = list((await session.scalars(select(models.User).where(col(models.User.customer_id) == customer_id))).all())
     user_ids = [u.id for u in users if u.id is not None]
@@ -234,7 +243,8 @@ async def erase(uow: UnitOfWork, store: Storage, *, customer_id: int, retry_afte
         {"pk": pk, "new_details": clean} for pk, details in audit_rows if (clean := scrub(details, personal)) != details
     ]
     if rewritten:
-        audit_table: Any = A.__table__  # Core executemany: one round trip for every rewritten record
+        # Core executemany: one round trip for every rewritten record
+        audit_table: Any = A.__table__  # type: ignore[attr-defined]
         await session.execute(
             update(audit_table).where(audit_table.c.id == bindparam("pk")).values(details=bindparam("new_details")),
             rewritten,

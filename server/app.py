@@ -31,7 +31,7 @@ from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, files, graphiql, metrics, migrate
+from server import __version__, files, graphiql, metrics, migrate, retention
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
 from server.uploads import MultipartGuard
@@ -218,9 +218,12 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.services = build_services(settings)
         app.state.head_revision = migrate.head_revision()
+        purging = retention.start(app.state, settings)
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
             await engine.dispose()
 
     schema = build_schema(introspection=settings.limits.introspection)

@@ -152,6 +152,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from server.retention import run_purge_command
+
+    return run_purge_command(_url_or_embedded(), older_than=args.older_than, dry_run=args.dry_run)
+
+
 def cmd_create_admin(args: argparse.Namespace) -> int:
     from server import migrate
     from server.admin import create_admin
@@ -200,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--last-name", default="User")
     admin.add_argument("--password", help="prompted when omitted")
     admin.set_defaults(func=cmd_create_admin)
+
+    purge = sub.add_parser("purge", help="erase customers archived for longer than a period (GDPR retention)")
+    purge.add_argument("--older-than", help="e.g. 365d, 52w, 12h (default: RETENTION_ARCHIVED_DAYS)")
+    purge.add_argument("--dry-run", action="store_true", help="only count the customers that are due")
+    purge.set_defaults(func=cmd_purge)
 
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("output", nargs="?", default="-")

@@ -79,6 +79,13 @@ class StorageSettings(BaseSettings):
     url_ttl_seconds: int = 900
 
 
+class RetentionSettings(BaseSettings):
+    model_config = _config("RETENTION_")
+
+    archived_days: int | None = None  # erase customers archived longer than this; unset: never automatically
+    interval_seconds: int = 86400  # how often each server process runs the purge when archived_days is set
+
+
 class EmailSettings(BaseSettings):
     model_config = _config("EMAIL_")
 
@@ -121,6 +128,7 @@ class Settings:
         self.database = DatabaseSettings()
         self.auth = AuthSettings()
         self.storage = StorageSettings()
+        self.retention = RetentionSettings()
         self.email = EmailSettings()
         self.ai = AISettings()
         self.limits = LimitSettings()
