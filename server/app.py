@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import create_engine, create_sessionmaker
 from db.models import OutboxMessage
+from integrations.ai import service_from_settings as ai_service_from_settings
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
@@ -67,7 +68,12 @@ def build_services(settings: Settings) -> Services:
         audience=auth.jwt_audience,
         ttl_seconds=auth.token_ttl_seconds,
     )
-    return Services(tokens=tokens, oidc=verifier_from_settings(auth), storage=storage_from_settings(settings.storage))
+    return Services(
+        tokens=tokens,
+        oidc=verifier_from_settings(auth),
+        storage=storage_from_settings(settings.storage),
+        ai=ai_service_from_settings(settings.ai),
+    )
 
 
 class RequestLog:
@@ -224,6 +230,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         finally:
             if purging is not None:
                 purging.cancel()
+            if app.state.services.ai is not None:
+                await app.state.services.ai.close()
             await engine.dispose()
 
     schema = build_schema(introspection=settings.limits.introspection)

@@ -103,7 +103,11 @@ class AISettings(BaseSettings):
     api_key: str | None = None
     base_url: str | None = None
     model: str = "gpt-4o-mini"
-    timeout_seconds: float = 20.0
+    timeout_seconds: float = 5.0
+    max_retries: int = Field(default=1, ge=0, le=5)
+    prompt_budget_chars: int = Field(default=6000, ge=200)
+    max_output_tokens: int = Field(default=400, ge=16)
+    send_personal_data: bool = False
 
 
 class LimitSettings(BaseSettings):
