@@ -22,8 +22,8 @@ from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
 from resolvers import login_throttle as throttle
-from resolvers import users as users_resolvers
 from resolvers import outbox, validators
+from resolvers import users as users_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.ids import to_global_id
