@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ class Received:
     subject: str | None
     body: dict[str, Any] = field(repr=False)
     authorization: str | None = None
+    at: float = 0.0  # time.monotonic() when answered
 
 
 class SendGridStub:
@@ -45,6 +47,7 @@ class SendGridStub:
         self.received: list[Received] = []
         self.plan: deque[Answer] = deque()
         self.default = ACCEPT
+        self.latency = 0.0  # seconds before each answer, like a real API's round trip
         self.lock = threading.Lock()
         self.release = threading.Event()
         self.arrived = threading.Condition(self.lock)
@@ -99,7 +102,7 @@ class SendGridStub:
         to = [t.get("email") for p in body.get("personalizations", []) for t in p.get("to", [])]
         key = (body.get("custom_args") or {}).get("idempotency_key")
         with self.arrived:
-            self.received.append(Received(status, key, to, body.get("subject"), body, authorization))
+            self.received.append(Received(status, key, to, body.get("subject"), body, authorization, time.monotonic()))
             self.arrived.notify_all()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -131,6 +134,8 @@ class SendGridStub:
                     stub._record(0, body, authorization)
                     self.close_connection = True
                     return
+                if stub.latency:
+                    time.sleep(stub.latency)
                 stub._record(answer.status, body, authorization)
                 if answer.status == 202:
                     self._send(202, None)
