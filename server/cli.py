@@ -120,6 +120,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     logins = seed_demo_once(url)
     host, port = args.host or settings.app.host, args.port or settings.app.port
     print(f"\ncustomer-graph: GraphiQL at http://{host}:{port}/graphql")
+    if settings.email.backend == "file":
+        print(f"Emails (sign-up verification links too) go to {Path(settings.app.data_dir).resolve() / 'mail'}")
     _print_logins(logins)
     print(flush=True)
     if args.no_serve:

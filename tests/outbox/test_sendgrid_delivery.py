@@ -208,3 +208,20 @@ async def test_out_of_attempts_is_dead_keeping_the_last_error(app, gql, stub, cl
     assert (row.state, row.attempts) == ("dead", 3)
     assert row.last_error == "SendGrid answered 500: error (gave up after 3 attempts)"
     assert stub.statuses() == [500, 500, 500]
+
+
+async def test_retry_after_as_an_http_date_is_honoured(app, gql, stub, clock):
+    # given: SendGrid names a moment two minutes ahead
+    import time
+    from email.utils import formatdate
+
+    await given_new_customers(app, gql)
+    stub.answer(Answer(429, retry_after=formatdate(time.time() + 120, usegmt=True)))
+    relay = sendgrid_relay(app, stub, clock)
+
+    # when
+    await relay.run_once()
+
+    # then
+    [row] = await outbox_rows(app)
+    assert 100 <= (row.available_at - clock()).total_seconds() <= 135
