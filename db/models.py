@@ -7,6 +7,7 @@ nested data always goes through per-request dataloaders (db/loaders.py).
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Uuid,
     func,
     text,
 )
@@ -255,12 +257,18 @@ class AuditRecord(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """Side effects (email, events) written in the mutation's transaction and delivered after commit."""
+    """Side effects (email, events) written in the mutation's transaction and delivered after commit.
+
+    `state`: pending -> delivered, or dead (a permanent failure, or out of attempts; `last_error` says why).
+    A relay claims a pending row by setting `claimed_until` (a lease); `available_at` is the next attempt.
+    `idempotency_key` travels with every delivery attempt of the message, so a receiver can drop repeats.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
-        Index("ix_outbox_pending", "available_at", postgresql_where=text("delivered_at IS NULL")),
+        Index("ix_outbox_undelivered", "state", "available_at", postgresql_where=text("state <> 'delivered'")),
         Index("ix_outbox_topic", "topic"),
+        CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
     )
 
     id: int | None = _pk()
@@ -268,11 +276,19 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     )
+    state: str = Field(default="pending", sa_column=Column(String(16), nullable=False, server_default="pending"))
+    idempotency_key: uuid.UUID = Field(
+        default_factory=uuid.uuid4,
+        sa_column=Column(Uuid, nullable=False, unique=True, server_default=text("gen_random_uuid()")),
+    )
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default=text("0")))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _ts()
     available_at: datetime = _ts()
+    claimed_until: datetime | None = _ts(nullable=True)
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     delivered_at: datetime | None = _ts(nullable=True)
+    dead_at: datetime | None = _ts(nullable=True)
 
 
 class LoginThrottle(SQLModel, table=True):

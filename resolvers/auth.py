@@ -22,8 +22,8 @@ from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
 from resolvers import login_throttle as throttle
+from resolvers import outbox, validators
 from resolvers import users as users_resolvers
-from resolvers import validators
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.ids import to_global_id
@@ -34,7 +34,7 @@ log = logging.getLogger("customer_graph.auth")
 
 BAD_TOKEN = "Invalid or expired token."
 VERIFY_EMAIL_PURPOSE = "verify_email"
-VERIFY_EMAIL_TOPIC = "email.verify_email"
+VERIFY_EMAIL_TOPIC = outbox.VERIFY_EMAIL
 
 
 # --- bearer tokens -> viewer ---
@@ -315,6 +315,7 @@ async def signup(
         await session.flush()
         assert user.id is not None and customer.id is not None
         _queue_verification(uow, ctx, user=user)
+        uow.outbox(*outbox.customer_created(customer, source="signup"))
         uow.audit(
             action="user.signed_up",
             entity="User",

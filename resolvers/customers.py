@@ -19,7 +19,7 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, Role
 from db.loaders import ChildCountLoader, fetch_list
 from db.paging import Ordering, Page
-from resolvers import audit, validators
+from resolvers import audit, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
@@ -31,7 +31,7 @@ EDITORS = (Role.ADMIN, Role.SALES)
 AUDITED_FIELDS = ("first_name", "last_name", "email", "phone", "company", "archived_at", "version")
 EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "company")
 SEARCH_MAX = 200
-OUTBOX_CUSTOMER_CREATED = "email.customer_created"
+OUTBOX_CUSTOMER_CREATED = outbox.CUSTOMER_CREATED
 
 _C = models.Customer
 ORDERINGS: dict[tuple[str, bool], Ordering] = {
@@ -216,7 +216,7 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
         await uow.session.flush()
         assert row.id is not None
         gid = to_global_id("Customer", row.id)
-        uow.outbox(OUTBOX_CUSTOMER_CREATED, {"customer_id": row.id, "id": gid})
+        uow.outbox(*outbox.customer_created(row))
         uow.audit(
             action="customer.created",
             entity="Customer",

@@ -21,7 +21,7 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
-from resolvers import audit, validators
+from resolvers import audit, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
@@ -397,6 +397,8 @@ async def change_request_status(
         before = _snapshot(row)
         updated = await _write(uow.session, row, values)
         _audit(uow, "request.status_changed", before, updated)
+        if target.value in outbox.RESOLVED and await outbox.customer_has_email(uow.session, updated.customer_id):
+            uow.outbox(*outbox.request_resolved(updated))
     return updated
 
 

@@ -10,13 +10,26 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
 
-from schema import ai, audit, auth, chat, contracts, customers, gdpr, notes, operators, requests, users
+from schema import ai, audit, auth, chat, contracts, customers, gdpr, notes, operators, outbox, requests, users
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
 from schema.node import resolve_node
 
 # Every module that contributes root fields; a domain adds itself here.
-DOMAINS: tuple[ModuleType, ...] = (users, auth, customers, operators, notes, requests, chat, contracts, audit, gdpr, ai)
+DOMAINS: tuple[ModuleType, ...] = (
+    users,
+    auth,
+    customers,
+    operators,
+    notes,
+    requests,
+    chat,
+    contracts,
+    audit,
+    gdpr,
+    outbox,
+    ai,
+)
 
 
 @strawberry.type

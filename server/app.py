@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
-from sqlmodel import col
+from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,14 +24,13 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.engine import create_engine, create_sessionmaker
-from db.models import OutboxMessage
 from integrations.ai import service_from_settings as ai_service_from_settings
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, files, graphiql, metrics, migrate, retention
+from server import __version__, files, graphiql, metrics, migrate, relay, retention
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
 from server.uploads import MultipartGuard
@@ -73,6 +71,7 @@ def build_services(settings: Settings) -> Services:
         oidc=verifier_from_settings(auth),
         storage=storage_from_settings(settings.storage),
         ai=ai_service_from_settings(settings.ai),
+        email=relay.email_backend(settings),
     )
 
 
@@ -186,11 +185,7 @@ async def metrics_endpoint(request: Request) -> Response:
         metrics.POOL.labels(name).set(value)
     try:
         async with asyncio.timeout(2):
-            async with state.sessionmaker() as session:
-                backlog = await session.scalar(
-                    select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.delivered_at).is_(None))
-                )
-        metrics.OUTBOX_BACKLOG.set(backlog or 0)
+            await relay.refresh_gauges(state.sessionmaker)
     except Exception:  # metrics never fail because the database is down
         pass
     return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
@@ -225,6 +220,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.services = build_services(settings)
         app.state.head_revision = migrate.head_revision()
         purging = retention.start(app.state, settings)
+        outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
+        app.state.relay = outbox.relay if outbox else None
         try:
             yield
         finally:
@@ -232,6 +229,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 purging.cancel()
             if app.state.services.ai is not None:
                 await app.state.services.ai.close()
+            if outbox:
+                await outbox.stop()
             await engine.dispose()
 
     schema = build_schema(introspection=settings.limits.introspection)

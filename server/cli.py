@@ -1,4 +1,4 @@
-"""The `customer-graph` command: dev, serve, migrate, seed, create-admin, export-schema."""
+"""The `customer-graph` command: dev, serve, worker, migrate, seed, create-admin, export-schema."""
 
 from __future__ import annotations
 
@@ -120,6 +120,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     logins = seed_demo_once(url)
     host, port = args.host or settings.app.host, args.port or settings.app.port
     print(f"\ncustomer-graph: GraphiQL at http://{host}:{port}/graphql")
+    if settings.email.backend == "file":
+        print(f"Emails (sign-up verification links too) go to {Path(settings.app.data_dir).resolve() / 'mail'}")
     _print_logins(logins)
     print(flush=True)
     if args.no_serve:
@@ -174,6 +176,17 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The outbox relay on its own (run any number); stops cleanly on SIGTERM or Ctrl-C."""
+    import asyncio
+
+    from server.relay import run_worker
+
+    url = _url_or_embedded()
+    asyncio.run(run_worker(get_settings(), url, metrics_port=args.metrics_port))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="customer-graph", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -211,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--older-than", help="e.g. 365d, 52w, 12h (default: RETENTION_ARCHIVED_DAYS)")
     purge.add_argument("--dry-run", action="store_true", help="only count the customers that are due")
     purge.set_defaults(func=cmd_purge)
+
+    worker = sub.add_parser("worker", help="deliver outbox messages (email); run any number of these")
+    worker.add_argument("--metrics-port", type=int, help="serve this process's Prometheus metrics on this port")
+    worker.set_defaults(func=cmd_worker)
 
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("output", nargs="?", default="-")

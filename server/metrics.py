@@ -21,3 +21,26 @@ LATENCY = Histogram(
 )
 POOL = Gauge("customer_graph_db_pool_connections", "Database pool connections by state.", ["state"], registry=REGISTRY)
 OUTBOX_BACKLOG = Gauge("customer_graph_outbox_backlog", "Outbox messages not yet delivered.", registry=REGISTRY)
+OUTBOX_MESSAGES = Gauge(
+    "customer_graph_outbox_messages",
+    "Outbox messages not delivered, by state: pending (waiting or due), in_flight (claimed by a relay), dead.",
+    ["state"],
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_PENDING_AGE = Gauge(
+    "customer_graph_outbox_oldest_pending_age_seconds",
+    "Age of the oldest outbox message not yet delivered (0 when none is pending).",
+    registry=REGISTRY,
+)
+OUTBOX_DELIVERIES = Counter(
+    "customer_graph_outbox_deliveries_total",
+    "Outbox messages delivered by this process, by topic.",
+    ["topic"],
+    registry=REGISTRY,
+)
+OUTBOX_FAILURES = Counter(
+    "customer_graph_outbox_failures_total",
+    "Failed delivery attempts in this process, by topic and outcome (retry: tried again later; dead: given up).",
+    ["topic", "outcome"],
+    registry=REGISTRY,
+)

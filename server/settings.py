@@ -89,11 +89,25 @@ class RetentionSettings(BaseSettings):
 class EmailSettings(BaseSettings):
     model_config = _config("EMAIL_")
 
-    backend: Literal["console", "sendgrid"] = "console"
+    backend: Literal["file", "sendgrid"] = "file"  # file: the development mailbox, <APP_DATA_DIR>/mail/*.eml
     sendgrid_api_key: str | None = None
     sendgrid_host: str | None = None  # a local SendGrid-speaking server in tests
     sender: str = "no-reply@customer-graph.local"
-    sales_recipients: list[str] = Field(default_factory=lambda: ["sales@customer-graph.local"])
+    sales_recipients: list[str] = Field(default_factory=lambda: ["sales@example.com"])
+    timeout_seconds: float = 10.0  # one SendGrid call
+
+
+class OutboxSettings(BaseSettings):
+    model_config = _config("OUTBOX_")
+
+    relay_in_server: bool = True  # run the relay inside every server process; off: run `customer-graph worker`
+    batch_size: int = Field(default=20, ge=1, le=1000)
+    concurrency: int = Field(default=8, ge=1, le=100)  # deliveries in flight per relay process
+    poll_seconds: float = Field(default=1.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)  # a claimed row is re-claimed after this (its worker died)
+    max_attempts: int = Field(default=30, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
 
 
 class AISettings(BaseSettings):
@@ -134,6 +148,7 @@ class Settings:
         self.storage = StorageSettings()
         self.retention = RetentionSettings()
         self.email = EmailSettings()
+        self.outbox = OutboxSettings()
         self.ai = AISettings()
         self.limits = LimitSettings()
 
@@ -144,6 +159,8 @@ class Settings:
     def problems(self) -> list[str]:
         """What stops this configuration from running; empty when it may start."""
         found: list[str] = []
+        if self.outbox.lease_seconds <= self.email.timeout_seconds + 2:
+            found.append("OUTBOX_LEASE_SECONDS must be longer than EMAIL_TIMEOUT_SECONDS + 2")
         if not self.is_production:
             return found
         if not self.database.url:

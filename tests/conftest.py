@@ -100,6 +100,7 @@ def test_settings(**overrides: Any) -> Settings:
     settings.app.data_dir = tempfile.mkdtemp(prefix="cg-data-")
     settings.storage.local_path = os.path.join(settings.app.data_dir, "files")
     settings.auth.jwt_secret = "test-secret-" + "x" * 32
+    settings.outbox.relay_in_server = False  # tests run the relay themselves (tests/outbox)
     for key, value in overrides.items():
         section, _, attr = key.partition("__")
         setattr(getattr(settings, section), attr, value)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 _SCRIPT = Path(sys.executable).parent / "customer-graph"
 # The installed console script, as a user runs it (or the module, where the script is not installed).
 CUSTOMER_GRAPH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "server.cli"]
-SETTING_PREFIXES = ("APP_", "DATABASE_", "AUTH_", "STORAGE_", "EMAIL_", "AI_", "LIMITS_")
+SETTING_PREFIXES = ("APP_", "DATABASE_", "AUTH_", "STORAGE_", "EMAIL_", "OUTBOX_", "AI_", "LIMITS_")
 
 
 async def _fetch(url: str, sql: str) -> list[asyncpg.Record]:

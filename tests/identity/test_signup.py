@@ -70,7 +70,12 @@ async def test_signup_queues_the_verification_email_in_the_same_transaction(app,
     await gql(SIGNUP, signup_input())
     # then
     [user] = await rows(app, models.User)
-    [message] = await rows(app, models.OutboxMessage)
+    [message, sales] = await rows(app, models.OutboxMessage)
+    assert (sales.topic, sales.payload["customer_id"], sales.payload["source"]) == (
+        "email.customer_created",
+        user.customer_id,
+        "signup",
+    )
     assert message.topic == "email.verify_email"
     assert message.delivered_at is None
     assert message.payload["to"] == user.email
@@ -177,4 +182,4 @@ async def test_signing_up_twice_is_a_conflict(app, gql):
     # then
     assert [e["code"] for e in payload["errors"]] == ["CONFLICT"]
     assert await count(app, models.Customer) == 1
-    assert await count(app, models.OutboxMessage) == 1
+    assert await count(app, models.OutboxMessage) == 2  # the first signup's verification and sales emails

@@ -30,7 +30,7 @@ async def sign_up(app, gql) -> str:
         SIGNUP, {"input": {"email": EMAIL, "password": PASSWORD, "firstName": "Grace", "lastName": "Hopper"}}
     )
     assert body["data"]["signup"]["errors"] == []
-    [message] = await rows(app, models.OutboxMessage)
+    [message] = await rows(app, models.OutboxMessage, models.OutboxMessage.topic == "email.verify_email")
     return str(message.payload["token"])
 
 
