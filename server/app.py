@@ -31,7 +31,7 @@ from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, files, graphiql, metrics, migrate, retention
+from server import __version__, files, graphiql, metrics, migrate, retention, runtime
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
 from server.uploads import MultipartGuard
@@ -214,6 +214,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             statement_timeout_ms=db.statement_timeout_ms,
             echo=db.echo,
         )
+        runtime.instrument(engine)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.services = build_services(settings)

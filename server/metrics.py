@@ -21,3 +21,14 @@ LATENCY = Histogram(
 )
 POOL = Gauge("customer_graph_db_pool_connections", "Database pool connections by state.", ["state"], registry=REGISTRY)
 OUTBOX_BACKLOG = Gauge("customer_graph_outbox_backlog", "Outbox messages not yet delivered.", registry=REGISTRY)
+GC_SECONDS = Counter(
+    "customer_graph_gc_seconds_total",
+    "Time spent in the cyclic garbage collector, by generation collected.",
+    ["generation"],
+    registry=REGISTRY,
+)
+SQL_STATEMENTS = Counter(
+    "customer_graph_sql_statements_total",
+    "Statements sent to PostgreSQL, including the BEGIN/COMMIT/ROLLBACK the driver sends for transactions.",
+    registry=REGISTRY,
+)
