@@ -226,6 +226,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.services = build_services(settings)
         app.state.head_revision = migrate.head_revision()
         purging = retention.start(app.state, settings)
+        runtime.after_startup()
         try:
             yield
         finally:

@@ -57,3 +57,16 @@ def instrument(engine: Any) -> None:
 
     time_collections()
     StatementTally(lambda _statement: metrics.SQL_STATEMENTS.inc()).attach(engine.sync_engine)
+
+
+# From `make bench` (docs/PERFORMANCE.md), collector CPU per request of query a, 1 worker: defaults 11 ms at
+# 1 connection and 28 ms at 50; frozen start-up heap with these thresholds 6 and 13 ms. Generation 2 runs only
+# after 1,000 generation-1 collections (it was most of the cost); generation-0 thresholds of 5,000, 20,000
+# and 100,000 measured the same within the noise of the shared machine.
+GC_THRESHOLDS = (20_000, 50, 1_000)
+
+
+def after_startup() -> None:
+    """Called once the app has started (per worker process): thresholds, then freeze what start-up built."""
+    tune_collector(*GC_THRESHOLDS)
+    freeze_startup_heap()
