@@ -28,7 +28,10 @@ def create_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        # No liveness ping per checkout (it cost a BEGIN; ROLLBACK round trip each time). A connection that died
+        # in the pool fails its first statement: SQLAlchemy invalidates the pool, reads retry once on a fresh
+        # connection (db/reader.py) and anything else answers SERVICE_UNAVAILABLE (schema/extensions.py).
+        pool_pre_ping=False,
         echo=echo,
         hide_parameters=True,  # a database error's message must not carry names, emails or keys
         connect_args={

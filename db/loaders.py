@@ -1,6 +1,7 @@
 """Per-request dataloaders (aiodataloader). A fresh `Loaders` bundle is built for every request.
 
-Each batch opens its own short session: batches of one request run concurrently. Results are
+Reads go through the request's `Reader` (db/reader.py): Core rows (immutable, attribute access by column
+name) on an autocommit connection, the request's batches in turn on one pooled connection. Results are
 aligned with keys: a miss is `None`, an empty `Page` or `0`.
 
 - `RowByIdLoader`   (e.g. CustomerByIdLoader): rows by primary key.
@@ -17,22 +18,21 @@ from typing import Any
 from aiodataloader import DataLoader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
-from db.paging import Ordering, Page, PageRequest, count_rows, fetch_page, make_page
+from db.paging import Ordering, Page, PageRequest, apply_page, make_page
+from db.reader import Reader, columns_of, rows_select, select_rows
 
 Where = Sequence[Any]
 
 
 class RowByIdLoader(DataLoader):  # type: ignore[misc]
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], model: Any) -> None:
+    def __init__(self, reader: Reader, model: Any) -> None:
         super().__init__()
-        self.sessionmaker = sessionmaker
+        self.reader = reader
         self.model = model
 
     async def batch_load_fn(self, keys: list[int]) -> list[Any]:
-        async with self.sessionmaker() as session:
-            rows = (await session.scalars(select(self.model).where(self.model.id.in_(keys)))).all()
+        rows = await self.reader.rows(select_rows(self.model).where(self.model.id.in_(keys)))
         by_id = {row.id: row for row in rows}
         return [by_id.get(k) for k in keys]
 
@@ -42,7 +42,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        reader: Reader,
         *,
         model: Any,
         parent_column: Any,
@@ -51,7 +51,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
         where: Where = (),
     ) -> None:
         super().__init__()
-        self.sessionmaker = sessionmaker
+        self.reader = reader
         self.model = model
         self.parent_column = parent_column
         self.ordering = ordering
@@ -72,11 +72,13 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
             .over(partition_by=self.parent_column, order_by=self.ordering.order_by(backwards=req.backwards))
             .label("rn")
         )
-        inner = select(self.model, rn).where(*conditions).subquery()
-        child = aliased(self.model, inner)
-        stmt = select(child).where(inner.c.rn <= req.size + 1).order_by(inner.c[self.parent_column.key], inner.c.rn)
-        async with self.sessionmaker() as session:
-            rows = (await session.scalars(stmt)).all()
+        inner = select(*columns_of(self.model), rn).where(*conditions).subquery()
+        stmt = (
+            select(*(inner.c[c.key] for c in columns_of(self.model)))
+            .where(inner.c.rn <= req.size + 1)
+            .order_by(inner.c[self.parent_column.key], inner.c.rn)
+        )
+        rows = await self.reader.rows(stmt)
         grouped: dict[int, list[Any]] = {}
         for row in rows:
             grouped.setdefault(getattr(row, self.parent_column.key), []).append(row)
@@ -86,11 +88,9 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
 class ChildCountLoader(DataLoader):  # type: ignore[misc]
     """parent id -> number of children matching `where`."""
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, parent_column: Any, where: Where = ()
-    ) -> None:
+    def __init__(self, reader: Reader, *, parent_column: Any, where: Where = ()) -> None:
         super().__init__()
-        self.sessionmaker = sessionmaker
+        self.reader = reader
         self.parent_column = parent_column
         self.where = list(where)
 
@@ -100,8 +100,7 @@ class ChildCountLoader(DataLoader):  # type: ignore[misc]
             .where(self.parent_column.in_(keys), *self.where)
             .group_by(self.parent_column)
         )
-        async with self.sessionmaker() as session:
-            counts: dict[Any, int] = dict((await session.execute(stmt)).tuples().all())
+        counts: dict[Any, int] = {row[0]: row[1] for row in await self.reader.rows(stmt)}
         return [int(counts.get(k, 0)) for k in keys]
 
 
@@ -109,7 +108,8 @@ class Loaders:
     """The bundle of one request. Loaders are made on first use and shared by equal keys."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker = sessionmaker
+        self.sessionmaker = sessionmaker  # for writes (and the rare read that needs a session)
+        self.reader = Reader(sessionmaker)
         self._loaders: dict[Hashable, DataLoader] = {}
 
     def get(self, key: Hashable, factory: Callable[[], DataLoader]) -> Any:
@@ -120,7 +120,7 @@ class Loaders:
 
     def by_id(self, model: Any) -> RowByIdLoader:
         """`<Model>ByIdLoader`: rows of `model` by primary key."""
-        return self.get(("by_id", model), lambda: RowByIdLoader(self.sessionmaker, model))  # type: ignore[no-any-return]
+        return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))  # type: ignore[no-any-return]
 
     def child_page(
         self,
@@ -138,7 +138,7 @@ class Loaders:
         return self.get(  # type: ignore[no-any-return]
             key,
             lambda: ChildPageLoader(
-                self.sessionmaker,
+                self.reader,
                 model=model,
                 parent_column=parent_column,
                 ordering=ordering,
@@ -152,7 +152,7 @@ class Loaders:
     ) -> ChildCountLoader:
         key = ("count", name, where_key)
         return self.get(  # type: ignore[no-any-return]
-            key, lambda: ChildCountLoader(self.sessionmaker, parent_column=parent_column, where=where)
+            key, lambda: ChildCountLoader(self.reader, parent_column=parent_column, where=where)
         )
 
     def forget(self, model: Any, pk: int) -> None:
@@ -172,13 +172,17 @@ class Loaders:
 
 
 async def fetch_list(loaders: Loaders, stmt: Any, ordering: Ordering, request: PageRequest, *, model: Any) -> Page[Any]:
-    """A top-level list page in one short session; totalCount counted only if asked; rows primed by id."""
-    async with loaders.sessionmaker() as session:
-        page = await fetch_page(session, stmt, ordering, request)
+    """A top-level list page of `stmt` (an ORM `select(model)`) as Core rows; totalCount counted only if asked;
+    rows primed by id."""
+    if request.size == 0:
+        page: Page[Any] = Page([], [], False, request.after is not None, ordering)
+    else:
+        rows = await loaders.reader.rows(apply_page(rows_select(stmt, model), ordering, request))
+        page = make_page(rows, ordering, request)
 
     async def total() -> int:
-        async with loaders.sessionmaker() as session:
-            return await count_rows(session, stmt)
+        count = select(func.count()).select_from(stmt.order_by(None).limit(None).subquery())
+        return int(await loaders.reader.scalar(count) or 0)
 
     page.total = total
     for row in page.rows:

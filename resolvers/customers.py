@@ -19,6 +19,7 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, Role
 from db.loaders import ChildCountLoader, fetch_list
 from db.paging import Ordering, Page
+from db.reader import columns_of
 from resolvers import audit, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
@@ -134,14 +135,14 @@ async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Custom
     address = email.strip().lower()
     if not address:
         return None
-    stmt = select(_C).where(
+    stmt = select(*columns_of(_C)).where(
         func.lower(col(_C.email)) == address,
         col(_C.email).is_not(None),
         col(_C.erased_at).is_(None),
         *_visible_to(viewer),
     )
-    async with ctx.sessionmaker() as session:
-        row = (await session.scalars(stmt)).first()
+    found = await ctx.loaders.reader.rows(stmt.limit(1))
+    row: Any = found[0] if found else None  # a Core row with the model's attributes
     if row is not None:
         ctx.loaders.prime(_C, row)
     return row

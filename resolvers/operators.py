@@ -48,8 +48,7 @@ async def visible_operator(ctx: RequestContext, *, pk: int) -> models.User | Non
         return row
     r = models.SupportRequest
     stmt = select(col(r.id)).where(col(r.processed_by_id) == pk, col(r.customer_id) == viewer.customer_id).limit(1)
-    async with ctx.sessionmaker() as session:
-        handles_own = (await session.scalars(stmt)).first() is not None
+    handles_own = await ctx.loaders.reader.scalar(stmt) is not None
     return row if handles_own else None
 
 

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,13 +30,14 @@ from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.root import build_schema
-from server import __version__, files, graphiql, metrics, migrate, relay, retention
+from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime
 from server.context import GraphQLApp
 from server.settings import Settings, get_settings
 from server.uploads import MultipartGuard
 
 log = logging.getLogger("customer_graph.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client disconnects mid-request, as nginx does
 
 
 class ConfigError(RuntimeError):
@@ -100,8 +101,11 @@ class RequestLog:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        client_gone = False
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:  # the client went away before its request body arrived: its choice, not our error
+            client_gone, status = True, CLIENT_CLOSED_REQUEST
         finally:
             elapsed = time.perf_counter() - started
             ctx = scope["state"].get("graphql_context")
@@ -109,6 +113,8 @@ class RequestLog:
             route = path if path in ("/", "/graphql", "/health", "/ready", "/metrics") else "other"
             codes = ctx.extra.get("error_codes") if ctx is not None else None
             outcome = "ok" if status < 400 and not codes else ("error" if status < 500 else "server_error")
+            if client_gone:
+                outcome = "client_closed"
             if codes and "INTERNAL_SERVER_ERROR" in codes:
                 outcome = "server_error"
             operation = (ctx.operation_name if ctx is not None else None) or "-"
@@ -215,6 +221,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             statement_timeout_ms=db.statement_timeout_ms,
             echo=db.echo,
         )
+        runtime.instrument(engine)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.services = build_services(settings)
@@ -222,6 +229,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         purging = retention.start(app.state, settings)
         outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
         app.state.relay = outbox.relay if outbox else None
+        runtime.after_startup()
         try:
             yield
         finally:

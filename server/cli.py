@@ -86,6 +86,8 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         reload=reload,
         log_config=None,
         proxy_headers=True,
+        loop="uvloop",  # both come with uvicorn[standard]; named so a missing one fails loudly, not slowly
+        http="httptools",
         ws="websockets-sansio",
     )
 
@@ -95,6 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     problems = settings.problems()
     if problems:
         return _fail("; ".join(problems))
+    if args.workers is None:  # one worker per core; the embedded database serves one process
+        args.workers = (os.cpu_count() or 1) if settings.database.url else 1
     if not settings.database.url and args.workers > 1:
         return _fail("--workers > 1 needs DATABASE_URL (the embedded database serves one process)")
     if settings.database.url:
@@ -200,7 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve with uvicorn")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=None, help="processes (default: one per core with DATABASE_URL, else 1)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     mig = sub.add_parser("migrate", help="apply or revert migrations")

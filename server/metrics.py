@@ -44,3 +44,14 @@ OUTBOX_FAILURES = Counter(
     ["topic", "outcome"],
     registry=REGISTRY,
 )
+GC_SECONDS = Counter(
+    "customer_graph_gc_seconds_total",
+    "Time spent in the cyclic garbage collector, by generation collected.",
+    ["generation"],
+    registry=REGISTRY,
+)
+SQL_STATEMENTS = Counter(
+    "customer_graph_sql_statements_total",
+    "Statements sent to PostgreSQL, including the BEGIN/COMMIT/ROLLBACK the driver sends for transactions.",
+    registry=REGISTRY,
+)

@@ -18,10 +18,10 @@ import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from db.models import metadata
+from db.statements import StatementTally
 from server import migrate
 from server.app import create_app
 from server.settings import Settings
@@ -134,25 +134,30 @@ async def _isolate(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 
 class StatementCounter:
+    """Statements in the order PostgreSQL saw them, with the driver's BEGIN / COMMIT / ROLLBACK (db/statements.py)."""
+
     def __init__(self) -> None:
         self.statements: list[str] = []
 
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    def __call__(self, statement: str) -> None:
         self.statements.append(statement)
 
     @property
     def count(self) -> int:
         return len(self.statements)
 
+    @property
+    def transaction_control(self) -> list[str]:
+        return [s for s in self.statements if s in ("BEGIN", "COMMIT", "ROLLBACK")]
+
 
 @pytest.fixture
 def sql_counter(app: Any) -> Iterator[StatementCounter]:
     """Counts every SQL statement the app sends while the test runs (reset it before the 'when')."""
     counter = StatementCounter()
-    engine = app.state.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
+    tally = StatementTally(counter).attach(app.state.engine.sync_engine)
     yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+    tally.detach(app.state.engine.sync_engine)
 
 
 @pytest.fixture

@@ -138,3 +138,49 @@ async def test_operators_with_assigned_requests_are_batched(app, gql, sql_counte
 
     # then: viewer, page, open counts, assigned pages, their counts, customers
     assert count <= 6, sql_counter.statements
+
+
+REQUESTS_QUERY = "{ requests(first: 20) { nodes { body customer { lastName } processedBy { firstName } } } }"
+CREATE_CUSTOMER = """
+mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }
+"""
+
+
+@pytest.mark.parametrize("query", [PAGE_QUERY, REQUESTS_QUERY], ids=["customers page", "requests page"])
+async def test_reads_send_no_begin_or_rollback(app, gql, sql_counter, query):
+    # given
+    await _populate(app, 5)
+    admin = await make_user(app, Role.ADMIN)
+
+    # when
+    count = await _count(gql, sql_counter, query, admin.token)
+
+    # then: only SELECTs reach PostgreSQL (autocommit reads), no transaction around them
+    assert count >= 2
+    assert sql_counter.transaction_control == [], sql_counter.statements
+    assert all(s.lstrip().upper().startswith("SELECT") for s in sql_counter.statements), sql_counter.statements
+
+
+async def test_one_customer_read_sends_no_begin_or_rollback(app, gql, sql_counter):
+    # given
+    customer = (await _populate(app, 2))[0]
+    admin = await make_user(app, Role.ADMIN)
+
+    # when
+    await _count(gql, sql_counter, ONE_CUSTOMER_QUERY, admin.token, {"id": to_global_id("Customer", customer.id)})
+
+    # then
+    assert sql_counter.transaction_control == [], sql_counter.statements
+
+
+async def test_create_customer_is_one_transaction_within_budget(app, gql, sql_counter):
+    # given
+    admin = await make_user(app, Role.ADMIN)
+    new = {"firstName": "Budget", "lastName": "Test", "email": "budget@example.com"}
+
+    # when
+    count = await _count(gql, sql_counter, CREATE_CUSTOMER, admin.token, {"input": new})
+
+    # then: the viewer's lookup, then BEGIN, the email check, the inserts (customer, audit, outbox), COMMIT
+    assert sql_counter.transaction_control == ["BEGIN", "COMMIT"], sql_counter.statements
+    assert count <= 8, sql_counter.statements

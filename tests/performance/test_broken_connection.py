@@ -1,0 +1,45 @@
+"""No liveness ping per checkout: a pooled connection that died is noticed on use, and a read retries once."""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from db.enums import Role
+from tests.factories import make_customer, make_user
+
+QUERY = "{ customers(first: 5) { nodes { firstName } } }"
+
+
+async def _terminate_pooled_connections(database_url: str) -> int:
+    u = make_url(database_url)
+    conn = await asyncpg.connect(
+        user=u.username,
+        password=u.password or None,
+        host=u.host or u.query.get("host"),
+        port=u.port,
+        database=u.database,
+    )
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+    finally:
+        await conn.close()
+    return len(rows)
+
+
+async def test_a_read_on_a_connection_that_died_in_the_pool_is_retried(app, gql, database_url):
+    # given: a customer, and pooled connections that PostgreSQL has since closed
+    await make_customer(app)
+    admin = await make_user(app, Role.ADMIN)
+    assert "errors" not in await gql(QUERY, token=admin.token)
+    assert await _terminate_pooled_connections(database_url) >= 1
+
+    # when
+    body = await gql(QUERY, token=admin.token)
+
+    # then: the read noticed the dead connection and ran again on a fresh one
+    assert "errors" not in body, body
+    assert len(body["data"]["customers"]["nodes"]) == 1
