@@ -70,12 +70,14 @@ def _types() -> list[type]:
 DOCUMENT_CACHE_SIZE = 512
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, introspection: bool = True, extra_extensions: tuple[Any, ...] = ()) -> strawberry.Schema:
+    """`extra_extensions` run after ours (the server adds the compiled read path there)."""
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         AnonymousGate,
         ErrorPolicy,
+        *extra_extensions,
     ]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))

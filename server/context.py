@@ -33,7 +33,8 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
         return render_page(request, title=self.state.settings.app.name)
 
     def encode_json(self, data: object) -> bytes:
-        """orjson (several times faster than json); json only for what orjson refuses (integers beyond 64 bits)."""
+        """orjson (several times faster than json; it also passes the compiled path's PostgreSQL text, an
+        `orjson.Fragment`, through untouched); json only for what orjson refuses (integers beyond 64 bits)."""
         try:
             return orjson.dumps(data)
         except TypeError:
