@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 from schema import audit, auth, chat, contracts, customers, gdpr, notes, operators, requests, users
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
+from schema.limits import Limits, QueryLimits
 from schema.node import resolve_node
 
 # Every module that contributes root fields; a domain adds itself here.
@@ -52,11 +53,20 @@ def _types() -> list[type]:
     return found
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    extensions: list[Any] = [AnonymousGate, ErrorPolicy]
+class Schema(strawberry.Schema):
+    """strawberry's schema without its own error log: ErrorPolicy (schema/extensions.py) logs what is unexpected,
+    once, and the request log line names every error code; expected errors get no traceback."""
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        return None
+
+
+def build_schema(*, introspection: bool = True, limits: Limits | None = None) -> strawberry.Schema:
+    limits = limits or Limits(introspection=introspection)
+    extensions: list[Any] = [lambda: QueryLimits(limits=limits), AnonymousGate, ErrorPolicy]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return Schema(
         query=_merge("Query", "Query", (NodeQuery,)),
         mutation=_merge("Mutation", "Mutation"),
         subscription=_merge("Subscription", "Subscription"),

@@ -30,9 +30,11 @@ from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
+from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, retention
 from server.context import GraphQLApp
+from server.http_rules import BodyLimit
 from server.settings import Settings, get_settings
 from server.uploads import MultipartGuard
 
@@ -193,7 +195,8 @@ async def metrics_endpoint(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
-    return JSONResponse({"error": detail, "path": request.url.path}, status_code=status)
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"error": detail, "path": request.url.path}, status_code=status, headers=headers)
 
 
 def create_app(settings: Settings | None = None, *, database_url_override: str | None = None) -> Starlette:
@@ -226,7 +229,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 purging.cancel()
             await engine.dispose()
 
-    schema = build_schema(introspection=settings.limits.introspection)
+    schema = build_schema(introspection=settings.limits.introspection, limits=Limits.from_settings(settings.limits))
     graphql_app = GraphQLApp(
         schema,
         state=None,
@@ -251,6 +254,11 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         ],
         middleware=[
             Middleware(RequestLog),
+            Middleware(
+                BodyLimit,
+                max_body_bytes=settings.limits.max_body_bytes,
+                max_upload_bytes=settings.storage.max_file_bytes,
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=cors_origins,

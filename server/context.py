@@ -17,10 +17,11 @@ from resolvers.auth import viewer_from_authorization
 from resolvers.context import RequestContext, Services
 from resolvers.errors import Unauthenticated
 from server.graphiql import render_page
+from server.http_rules import GraphQLHTTPRules
 
 
-class GraphQLApp(GraphQL):  # type: ignore[type-arg]
-    """strawberry's ASGI app with our context."""
+class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
+    """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
 
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

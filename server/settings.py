@@ -114,6 +114,8 @@ class LimitSettings(BaseSettings):
     max_tokens: int = 2000
     max_cost: int = 10000
     max_body_bytes: int = 1024 * 1024
+    max_directives: int = 50
+    execution_timeout_seconds: float = 10.0
     introspection: bool = True
     graphiql: bool = True
     default_page_size: int = 20
