@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 from schema import audit, auth, chat, contracts, customers, gdpr, notes, operators, requests, users
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
+from schema.input_guard import guard_root_fields
 from schema.limits import Limits, QueryLimits
 from schema.node import resolve_node
 
@@ -66,9 +67,13 @@ def build_schema(*, introspection: bool = True, limits: Limits | None = None) ->
     extensions: list[Any] = [lambda: QueryLimits(limits=limits), AnonymousGate, ErrorPolicy]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    query = _merge("Query", "Query", (NodeQuery,))
+    mutation = _merge("Mutation", "Mutation")
+    guard_root_fields(query)
+    guard_root_fields(mutation)
     return Schema(
-        query=_merge("Query", "Query", (NodeQuery,)),
-        mutation=_merge("Mutation", "Mutation"),
+        query=query,
+        mutation=mutation,
         subscription=_merge("Subscription", "Subscription"),
         types=_types(),
         extensions=extensions,

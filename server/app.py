@@ -36,6 +36,7 @@ from server import __version__, files, graphiql, metrics, migrate, retention
 from server.context import GraphQLApp
 from server.http_rules import BodyLimit
 from server.settings import Settings, get_settings
+from server.signing_key import ensure_signing_key
 from server.uploads import MultipartGuard
 
 log = logging.getLogger("customer_graph.http")
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
     problems = settings.problems()
     if problems:
         raise ConfigError("; ".join(problems))
+    ensure_signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
