@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,13 +49,16 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    own = Cluster(tmp_path / "pg")
-    yield own
-    try:
-        own.server.cleanup()
-    except Exception:  # already stopped
-        pass
+def cluster() -> Iterator[Cluster]:
+    # Not under pytest's tmp_path: a pytest session starting elsewhere resets /tmp/pytest-of-<user> to 0700,
+    # which the cluster's own (non-root) user could then no longer enter for the restart.
+    with tempfile.TemporaryDirectory(prefix="cg-outage-") as tmp:
+        own = Cluster(Path(tmp) / "pg")
+        yield own
+        try:
+            own.server.cleanup()
+        except Exception:  # already stopped
+            pass
 
 
 async def _connect(url: str) -> asyncpg.Connection:
