@@ -35,6 +35,8 @@ from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, retention
 from server.context import GraphQLApp
 from server.http_rules import BodyLimit
+from server.persisted_queries import PersistedQueries
+from server.proxies import TrustedProxies
 from server.settings import Settings, get_settings
 from server.signing_key import ensure_signing_key
 from server.uploads import MultipartGuard
@@ -112,8 +114,12 @@ class RequestLog:
             operation = (ctx.operation_name if ctx is not None else None) or "-"
             if route == "/graphql":
                 operation = operation[:64]
-            metrics.REQUESTS.labels(route, operation, outcome).inc()
-            metrics.LATENCY.labels(route, operation, outcome).observe(elapsed)
+            # Metric labels stay bounded: a registered document's operation name, else "other" (never client-chosen)
+            label = (ctx.extra.get("known_operation") if ctx is not None else None) or (
+                "other" if route == "/graphql" else "-"
+            )
+            metrics.REQUESTS.labels(route, label, outcome).inc()
+            metrics.LATENCY.labels(route, label, outcome).observe(elapsed)
             if route not in ("/health", "/metrics"):
                 log.info(
                     "request",
@@ -222,6 +228,9 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.services = build_services(settings)
+        app.state.persisted_queries = PersistedQueries(
+            app.state.sessionmaker, trusted_only=settings.limits.trusted_documents
+        )
         app.state.head_revision = migrate.head_revision()
         purging = retention.start(app.state, settings)
         try:
@@ -255,6 +264,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/files/{token}", files.download, methods=["GET"]),
         ],
         middleware=[
+            Middleware(TrustedProxies, proxies=settings.app.trusted_proxies),
             Middleware(RequestLog),
             Middleware(
                 BodyLimit,

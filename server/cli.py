@@ -75,6 +75,20 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_register_documents(args: argparse.Namespace) -> int:
+    from server.documents import register_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a directory")
+    report = register_folder(_url_or_embedded(), folder)
+    for line in report.invalid:
+        print(f"not registered: {line}", file=sys.stderr)
+    counts = (len(report.registered), len(report.unchanged), len(report.invalid))
+    print("{} registered, {} already registered, {} invalid".format(*counts))
+    return 1 if report.invalid else 0
+
+
 def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     import uvicorn
 
@@ -85,7 +99,7 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         workers=workers if workers > 1 else None,
         reload=reload,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-For only from APP_TRUSTED_PROXIES: server/proxies.py
         ws="websockets-sansio",
     )
 
@@ -211,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--older-than", help="e.g. 365d, 52w, 12h (default: RETENTION_ARCHIVED_DAYS)")
     purge.add_argument("--dry-run", action="store_true", help="only count the customers that are due")
     purge.set_defaults(func=cmd_purge)
+
+    docs = sub.add_parser("register-documents", help="register a folder of .graphql files as trusted documents")
+    docs.add_argument("folder")
+    docs.set_defaults(func=cmd_register_documents)
 
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("output", nargs="?", default="-")

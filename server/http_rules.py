@@ -199,6 +199,12 @@ class GraphQLHTTPRules:
 
     async def execute_single(self, *, request: Any, request_adapter: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
         timeout = self.state.settings.limits.execution_timeout_seconds
+        persisted = getattr(self.state, "persisted_queries", None)
+        if persisted is not None and isinstance(kwargs.get("request_data"), GraphQLRequestData):
+            resolved = await persisted.resolve(kwargs["request_data"], kwargs.get("context"))
+            if isinstance(resolved, ExecutionResult):
+                return resolved
+            kwargs["request_data"] = resolved
         try:
             async with asyncio.timeout(timeout):
                 return await super().execute_single(  # type: ignore[misc,no-any-return]

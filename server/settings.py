@@ -29,6 +29,7 @@ class AppSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     data_dir: str = ".customer-graph"  # embedded PostgreSQL and local files live here
+    trusted_proxies: list[str] = Field(default_factory=list)  # addresses/networks whose X-Forwarded-For is honoured
 
 
 class DatabaseSettings(BaseSettings):
@@ -116,6 +117,7 @@ class LimitSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_directives: int = 50
     execution_timeout_seconds: float = 10.0
+    trusted_documents: bool = False  # only documents registered with `customer-graph register-documents` run
     introspection: bool = True
     graphiql: bool = True
     default_page_size: int = 20

@@ -17,7 +17,7 @@ from tests.factories import make_user
 QUERY = {"query": "{ customers { totalCount } }"}
 
 
-async def test_an_exhausted_pool_is_service_unavailable_then_recovers(database_url, caplog):
+async def test_an_exhausted_pool_is_service_unavailable_then_recovers(app, database_url, caplog):
     settings = settings_with(database__pool_size=1, database__max_overflow=0, database__pool_timeout=0.3)
     application = create_app(settings, database_url_override=database_url)
     async with LifespanManager(application):

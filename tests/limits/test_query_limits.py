@@ -148,7 +148,7 @@ async def test_too_many_validation_errors_is_too_complex(gql):
     assert too_complex(await gql("{ " + " ".join(["__typename"] * 900) + " }"))["limit"] == "validation"
 
 
-async def test_execution_time_out_stops_a_request(database_url):
+async def test_execution_time_out_stops_a_request(app, database_url):
     settings = settings_with(limits__execution_timeout_seconds=1e-9)
     application = create_app(settings, database_url_override=database_url)
     async with LifespanManager(application):

@@ -29,7 +29,7 @@ def development(data_dir: str, secret: str = PLACEHOLDER_SECRET):  # type: ignor
     return settings
 
 
-async def test_a_token_forged_with_the_placeholder_is_refused(database_url):
+async def test_a_token_forged_with_the_placeholder_is_refused(app, database_url):
     data_dir = tempfile.mkdtemp(prefix="cg-key-")
     application = create_app(development(data_dir), database_url_override=database_url)
     key_file = Path(data_dir) / "jwt-secret"
