@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check node-deps
+.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check node-deps audit-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy server compiled schema resolvers db integrations
 
-pytest: $(STAMP) node-deps
+pytest: $(STAMP) node-deps audit-deps
 	$(BIN)/pytest
 
 CLIENTS := tests/clients
@@ -37,6 +37,10 @@ $(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-l
 node-deps:   # the Node client tests' packages, when Node is installed (else those tests skip, saying why)
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS)/node_modules/.installed; \
 	else echo "make: Node.js/npm not found: the Node client tests in $(CLIENTS) will be skipped"; fi
+
+audit-deps:   # the graphql-http audit's pinned npm packages (tests/http_audit), when Node.js is present
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/http_audit --no-audit --no-fund --silent; \
+	else echo "Node.js not found: the graphql-http audit (tests/http_audit) will be skipped"; fi
 
 schema: $(STAMP)
 	$(BIN)/customer-graph export-schema schema.graphql

@@ -322,5 +322,8 @@ class PersistedQuery(SQLModel, table=True):
 
     sha256: str = Field(sa_column=Column(String(64), primary_key=True))
     query: str = Field(sa_column=Column(Text, nullable=False))
+    # registered with `customer-graph register-documents` (runs in trusted-documents mode; its name is a metric label)
+    trusted: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    operation_name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     created_at: datetime = _ts()
     last_used_at: datetime = _ts()

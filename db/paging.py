@@ -44,7 +44,7 @@ class Ordering:
                         return None
                     out.append(value)
                 else:
-                    if not isinstance(value, str):
+                    if not isinstance(value, str) or "\x00" in value:  # PostgreSQL refuses NUL in text
                         return None
                     out.append(value)
             except (TypeError, ValueError):

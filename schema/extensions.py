@@ -15,17 +15,15 @@ from graphql import (
     SelectionSetNode,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import SchemaExtension
 
+from db.outage import RETRY_AFTER_SECONDS, is_unavailable
 from resolvers.errors import DomainError, Unauthenticated
 
 log = logging.getLogger("customer_graph.errors")
 
 # Root fields an anonymous caller may run (plus introspection).
 ANONYMOUS_FIELDS = frozenset({"login", "signup", "verifyEmail", "me", "__typename", "__schema", "__type"})
-RETRY_AFTER_SECONDS = 5
 
 
 def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) -> Iterator[str]:
@@ -72,19 +70,7 @@ class AnonymousGate(SchemaExtension):
 
 
 def _is_database_down(error: BaseException | None) -> bool:
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError)):
-            return True
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        if type(error).__module__.startswith("asyncpg") and "Connection" in type(error).__name__:
-            return True
-        if isinstance(error, OSError):
-            return True
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return False
+    return is_unavailable(error)
 
 
 class ErrorPolicy(SchemaExtension):
@@ -97,7 +83,10 @@ class ErrorPolicy(SchemaExtension):
             return
         ctx = self.execution_context.context
         request_id = getattr(ctx, "request_id", "-")
+        self._outage: str | None = None
         result.errors = [self._classify(e, request_id) for e in result.errors or []]
+        if self._outage is not None:  # one line per request, however many fields failed
+            log.warning("database unavailable", extra={"request_id": request_id, "error": self._outage})
         if ctx is not None:
             ctx.extra["error_codes"] = [
                 (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
@@ -112,7 +101,7 @@ class ErrorPolicy(SchemaExtension):
                 str(original), nodes=error.nodes, path=error.path, extensions={"code": "BAD_USER_INPUT"}
             )
         if _is_database_down(original):
-            log.warning("database unavailable", extra={"request_id": request_id, "error": type(original).__name__})
+            self._outage = self._outage or type(original).__name__
             return GraphQLError(
                 "The service is temporarily unavailable; retry shortly.",
                 nodes=error.nodes,

@@ -13,6 +13,8 @@ from strawberry.tools import merge_types
 from schema import ai, audit, auth, chat, contracts, customers, gdpr, notes, operators, outbox, requests, users
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
+from schema.input_guard import guard_root_fields
+from schema.limits import Limits, QueryLimits
 from schema.node import resolve_node
 
 # Every module that contributes root fields; a domain adds itself here.
@@ -70,20 +72,36 @@ def _types() -> list[type]:
 DOCUMENT_CACHE_SIZE = 512
 
 
-def build_schema(*, introspection: bool = True, extra_extensions: tuple[Any, ...] = ()) -> strawberry.Schema:
+class Schema(strawberry.Schema):
+    """strawberry's schema without its own error log: ErrorPolicy (schema/extensions.py) logs what is unexpected,
+    once, and the request log line names every error code; expected errors get no traceback."""
+
+    def process_errors(self, errors: Any, execution_context: Any = None) -> None:
+        return None
+
+
+def build_schema(
+    *, introspection: bool = True, limits: Limits | None = None, extra_extensions: tuple[Any, ...] = ()
+) -> strawberry.Schema:
     """`extra_extensions` run after ours (the server adds the compiled read path there)."""
+    limits = limits or Limits(introspection=introspection)
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: QueryLimits(limits=limits),
         AnonymousGate,
         ErrorPolicy,
         *extra_extensions,
     ]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
-        query=_merge("Query", "Query", (NodeQuery,)),
-        mutation=_merge("Mutation", "Mutation"),
+    query = _merge("Query", "Query", (NodeQuery,))
+    mutation = _merge("Mutation", "Mutation")
+    guard_root_fields(query)
+    guard_root_fields(mutation)
+    return Schema(
+        query=query,
+        mutation=mutation,
         subscription=_merge("Subscription", "Subscription"),
         types=_types(),
         extensions=extensions,

@@ -31,10 +31,15 @@ from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
 from resolvers.context import Services
+from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime
 from server.context import GraphQLApp
+from server.http_rules import BodyLimit
+from server.persisted_queries import PersistedQueries
+from server.proxies import TrustedProxies
 from server.settings import Settings, get_settings
+from server.signing_key import ensure_signing_key
 from server.uploads import MultipartGuard
 
 log = logging.getLogger("customer_graph.http")
@@ -122,8 +127,12 @@ class RequestLog:
             operation = (ctx.operation_name if ctx is not None else None) or "-"
             if route == "/graphql":
                 operation = operation[:64]
-            metrics.REQUESTS.labels(route, operation, outcome).inc()
-            metrics.LATENCY.labels(route, operation, outcome).observe(elapsed)
+            # Metric labels stay bounded: a registered document's operation name, else "other" (never client-chosen)
+            label = (ctx.extra.get("known_operation") if ctx is not None else None) or (
+                "other" if route == "/graphql" else "-"
+            )
+            metrics.REQUESTS.labels(route, label, outcome).inc()
+            metrics.LATENCY.labels(route, label, outcome).observe(elapsed)
             if route not in ("/health", "/metrics"):
                 log.info(
                     "request",
@@ -202,7 +211,8 @@ async def metrics_endpoint(request: Request) -> Response:
 async def not_found(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     detail = exc.detail if isinstance(exc, HTTPException) else "Not Found"
-    return JSONResponse({"error": detail, "path": request.url.path}, status_code=status)
+    headers = getattr(exc, "headers", None)
+    return JSONResponse({"error": detail, "path": request.url.path}, status_code=status, headers=headers)
 
 
 def create_app(settings: Settings | None = None, *, database_url_override: str | None = None) -> Starlette:
@@ -210,6 +220,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
     problems = settings.problems()
     if problems:
         raise ConfigError("; ".join(problems))
+    ensure_signing_key(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -227,6 +238,9 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.services = build_services(settings)
+        app.state.persisted_queries = PersistedQueries(
+            app.state.sessionmaker, trusted_only=settings.limits.trusted_documents
+        )
         app.state.head_revision = migrate.head_revision()
         purging = retention.start(app.state, settings)
         outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
@@ -244,7 +258,11 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             await engine.dispose()
 
     compiled = CompiledReads(cache_size=settings.compiled.cache_size)
-    schema = build_schema(introspection=settings.limits.introspection, extra_extensions=(compiled_extension(compiled),))
+    schema = build_schema(
+        introspection=settings.limits.introspection,
+        limits=Limits.from_settings(settings.limits),
+        extra_extensions=(compiled_extension(compiled),),
+    )
     compiled.schema = schema._schema
     graphql_app = GraphQLApp(
         schema,
@@ -269,7 +287,13 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/files/{token}", files.download, methods=["GET"]),
         ],
         middleware=[
+            Middleware(TrustedProxies, proxies=settings.app.trusted_proxies),
             Middleware(RequestLog),
+            Middleware(
+                BodyLimit,
+                max_body_bytes=settings.limits.max_body_bytes,
+                max_upload_bytes=settings.storage.max_file_bytes,
+            ),
             Middleware(
                 CORSMiddleware,
                 allow_origins=cors_origins,

@@ -75,6 +75,20 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_register_documents(args: argparse.Namespace) -> int:
+    from server.documents import register_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise CliError(f"{folder} is not a directory")
+    report = register_folder(_url_or_embedded(), folder)
+    for line in report.invalid:
+        print(f"not registered: {line}", file=sys.stderr)
+    counts = (len(report.registered), len(report.unchanged), len(report.invalid))
+    print("{} registered, {} already registered, {} invalid".format(*counts))
+    return 1 if report.invalid else 0
+
+
 def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     import uvicorn
 
@@ -85,7 +99,7 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         workers=workers if workers > 1 else None,
         reload=reload,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-For only from APP_TRUSTED_PROXIES: server/proxies.py
         loop="uvloop",  # both come with uvicorn[standard]; named so a missing one fails loudly, not slowly
         http="httptools",
         ws="websockets-sansio",
@@ -234,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="deliver outbox messages (email); run any number of these")
     worker.add_argument("--metrics-port", type=int, help="serve this process's Prometheus metrics on this port")
     worker.set_defaults(func=cmd_worker)
+
+    docs = sub.add_parser("register-documents", help="register a folder of .graphql files as trusted documents")
+    docs.add_argument("folder")
+    docs.set_defaults(func=cmd_register_documents)
 
     export = sub.add_parser("export-schema", help="print or write the GraphQL SDL")
     export.add_argument("output", nargs="?", default="-")

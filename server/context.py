@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -15,14 +16,18 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from db.loaders import Loaders
+from db.outage import RETRY_AFTER_SECONDS, is_unavailable
 from resolvers.auth import viewer_from_authorization
 from resolvers.context import RequestContext, Services
-from resolvers.errors import Unauthenticated
+from resolvers.errors import ServiceUnavailable, Unauthenticated
 from server.graphiql import render_page
+from server.http_rules import GraphQLHTTPRules
+
+log = logging.getLogger("customer_graph.errors")
 
 
-class GraphQLApp(GraphQL):  # type: ignore[type-arg]
-    """strawberry's ASGI app with our context."""
+class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
+    """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
 
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,6 +69,15 @@ class GraphQLApp(GraphQL):  # type: ignore[type-arg]
                 )
             except Unauthenticated as error:
                 ctx.extra["auth_error"] = error
+            except Exception as error:
+                # The token's user lookup needs the database: down or out of connections, the request is
+                # SERVICE_UNAVAILABLE (one log line, no traceback); anything else is a bug and propagates.
+                if not is_unavailable(error):
+                    raise
+                log.warning("database unavailable", extra={"request_id": request_id, "error": type(error).__name__})
+                ctx.extra["auth_error"] = ServiceUnavailable(
+                    "The service is temporarily unavailable; retry shortly.", retryAfter=RETRY_AFTER_SECONDS
+                )
         request.state.graphql_context = ctx
         return ctx
 

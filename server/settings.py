@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "change-me-in-production"
+from integrations.auth.known_secrets import PLACEHOLDER_SECRET, is_known_secret
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -29,6 +29,7 @@ class AppSettings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     data_dir: str = ".customer-graph"  # embedded PostgreSQL and local files live here
+    trusted_proxies: list[str] = Field(default_factory=list)  # addresses/networks whose X-Forwarded-For is honoured
 
 
 class DatabaseSettings(BaseSettings):
@@ -46,7 +47,7 @@ class AuthSettings(BaseSettings):
     model_config = _config("AUTH_")
 
     jwt_algorithm: Literal["HS256", "RS256", "EdDSA"] = "HS256"
-    jwt_secret: str = PLACEHOLDER_SECRET  # HS256 key (development only)
+    jwt_secret: str = PLACEHOLDER_SECRET  # HS256 key; unset or known outside production: server/signing_key.py
     jwt_private_key: str | None = None  # PEM, for RS256/EdDSA
     jwt_public_key: str | None = None
     jwt_issuer: str = "customer-graph"
@@ -132,6 +133,9 @@ class LimitSettings(BaseSettings):
     max_tokens: int = 2000
     max_cost: int = 10000
     max_body_bytes: int = 1024 * 1024
+    max_directives: int = 50
+    execution_timeout_seconds: float = 10.0
+    trusted_documents: bool = False  # only documents registered with `customer-graph register-documents` run
     introspection: bool = True
     graphiql: bool = True
     default_page_size: int = 20
@@ -176,7 +180,7 @@ class Settings:
         if not self.database.url:
             found.append("DATABASE_URL is required in production")
         if self.auth.jwt_algorithm == "HS256":
-            if self.auth.jwt_secret == PLACEHOLDER_SECRET or len(self.auth.jwt_secret) < 32:
+            if is_known_secret(self.auth.jwt_secret) or len(self.auth.jwt_secret) < 32:
                 found.append("AUTH_JWT_SECRET is a placeholder or shorter than 32 characters")
         elif not (self.auth.jwt_private_key and self.auth.jwt_public_key):
             found.append("AUTH_JWT_PRIVATE_KEY and AUTH_JWT_PUBLIC_KEY are required for " + self.auth.jwt_algorithm)

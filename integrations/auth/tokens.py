@@ -24,6 +24,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from authlib.jose import JsonWebKey, JsonWebToken
 
+from integrations.auth.known_secrets import is_known_secret
+
 LEEWAY_SECONDS = 5
 MAX_TOKEN_LENGTH = 8192
 
@@ -77,6 +79,8 @@ class TokenService:
         if algorithm == "HS256":
             if not secret:
                 raise ValueError("HS256 needs AUTH_JWT_SECRET")
+            if is_known_secret(secret):
+                raise ValueError("refusing a publicly known HS256 key (a placeholder or an example value)")
             self._sign_key: Any = secret.encode()
             self._verify_key: Any = secret.encode()
             self.kid = "hs-" + hashlib.sha256(b"kid:" + secret.encode()).hexdigest()[:16]

@@ -182,7 +182,7 @@ ME_DEEP = """
 query MeDeep {
   me { id customer { id
     requests(first: 50) { nodes { id body customer { id } createdBy { id } processedBy { id } } }
-    chatSessions(first: 50) { nodes { id title messages(first: 50) { nodes { id body author { id } } } } }
+    chatSessions(first: 50) { nodes { id title messages(first: 20) { nodes { id body author { id } } } } }
     contracts(first: 50) { nodes { id title downloadUrl customer { id } } }
   } }
 }
