@@ -21,9 +21,9 @@ from db.enums import STAFF_ROLES, AuditStatus, Role
 from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
+from resolvers import events, validators
 from resolvers import login_throttle as throttle
 from resolvers import users as users_resolvers
-from resolvers import validators
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.ids import to_global_id
@@ -324,6 +324,7 @@ async def signup(
         )
         uow.prime(models.Customer, customer)
         uow.prime(models.User, user)
+        await events.customer_created(uow, customer)
     return user, customer
 
 

@@ -19,7 +19,7 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, Role
 from db.loaders import ChildCountLoader, fetch_list
 from db.paging import Ordering, Page
-from resolvers import audit, validators
+from resolvers import audit, events, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
@@ -224,6 +224,7 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
             details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
         )
         uow.prime(_C, row)
+        await events.customer_created(uow, row)
     return row
 
 

@@ -10,13 +10,25 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
 
-from schema import audit, auth, chat, contracts, customers, gdpr, notes, operators, requests, users
+from schema import audit, auth, chat, contracts, customers, gdpr, notes, operators, requests, subscriptions, users
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
 from schema.node import resolve_node
 
 # Every module that contributes root fields; a domain adds itself here.
-DOMAINS: tuple[ModuleType, ...] = (users, auth, customers, operators, notes, requests, chat, contracts, audit, gdpr)
+DOMAINS: tuple[ModuleType, ...] = (
+    users,
+    auth,
+    customers,
+    operators,
+    notes,
+    requests,
+    chat,
+    contracts,
+    audit,
+    gdpr,
+    subscriptions,
+)
 
 
 @strawberry.type
