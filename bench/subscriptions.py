@@ -60,7 +60,26 @@ async def _connect_all(ports: list[int], token: str, customer: str, count: int, 
     return sockets
 
 
-async def _listen(ws: ClientConnection, arrivals: dict[str, list[float]], stop: asyncio.Event) -> None:
+class Tally:
+    """Arrival times by event body; `done` is set once `expected` deliveries arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, list[float]] = {}
+        self.count = 0
+        self.expected: int | None = None
+        self.done = asyncio.Event()
+
+    def add(self, body: str, at: float) -> None:
+        self.arrivals.setdefault(body, []).append(at)
+        self.count += 1
+        self.check()
+
+    def check(self) -> None:
+        if self.expected is not None and self.count >= self.expected:
+            self.done.set()
+
+
+async def _listen(ws: ClientConnection, tally: Tally) -> None:
     try:
         async for raw in ws:
             now = time.perf_counter()
@@ -68,37 +87,32 @@ async def _listen(ws: ClientConnection, arrivals: dict[str, list[float]], stop: 
             if message.get("type") == "ping":
                 await ws.send('{"type":"pong"}')
             elif message.get("type") == "next":
-                body = message["payload"]["data"]["requestUpdated"]["body"]
-                arrivals.setdefault(body, []).append(now)
-            if stop.is_set():
-                return
+                tally.add(message["payload"]["data"]["requestUpdated"]["body"], now)
     except Exception:  # a closed socket ends its listener
         return
 
 
-async def _publish(url: str, customer_pk: int, user_id: int, events: int, gap: float) -> dict[str, float]:
-    """Commits `events` requests with the application's publisher; returns body → time COMMIT was sent."""
+async def _publish(url: str, customer_pk: int, user_id: int, events: int, gap: float, sent: dict[str, float]) -> None:
+    """Commits `events` requests with the application's publisher; `sent`: body → time COMMIT was sent."""
     from db import models
     from db.engine import create_engine, create_sessionmaker
     from resolvers import events as publisher
+    from resolvers.unit_of_work import system_unit_of_work
 
     engine = create_engine(url, pool_size=1, max_overflow=0)
     sessionmaker = create_sessionmaker(engine)
-    sent: dict[str, float] = {}
     try:
         for n in range(events):
             body = f"bench event {n}"
-            async with sessionmaker() as session:
-                async with session.begin():
-                    row = models.SupportRequest(customer_id=customer_pk, created_by_id=user_id, body=body)
-                    session.add(row)
-                    await session.flush()
-                    await publisher.request_updated(session, row, change="created")
-                    sent[body] = time.perf_counter()  # COMMIT follows when the block ends
+            async with system_unit_of_work(sessionmaker, label="bench") as uow:
+                row = models.SupportRequest(customer_id=customer_pk, created_by_id=user_id, body=body)
+                uow.session.add(row)
+                await uow.session.flush()
+                await publisher.request_updated(uow, row, change="created")
+                sent[body] = time.perf_counter()  # COMMIT follows when the block ends
             await asyncio.sleep(gap)
     finally:
         await engine.dispose()
-    return sent
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -111,23 +125,22 @@ async def _latency(
 ) -> None:
     customer_pk, user_id, customer = ids
     sockets = await _connect_all(ports, token, customer, args.subscribers, args.seconds)
-    arrivals: dict[str, list[float]] = {}
-    stop = asyncio.Event()
-    listeners = [asyncio.create_task(_listen(ws, arrivals, stop)) for ws in sockets]
+    tally = Tally()
+    listeners = [asyncio.create_task(_listen(ws, tally)) for ws in sockets]
+    sent: dict[str, float] = {}
     try:
         async with asyncio.timeout(args.seconds):
-            sent = await _publish(url, customer_pk, user_id, args.events, args.gap)
-            expected = args.events * len(sockets)
-            while sum(len(v) for v in arrivals.values()) < expected:
-                await asyncio.sleep(0.1)
+            await _publish(url, customer_pk, user_id, args.events, args.gap, sent)
+            tally.expected = args.events * len(sockets)
+            tally.check()
+            await tally.done.wait()
     except TimeoutError:
         print(f"bench: {name}: stopped at the --seconds limit", flush=True)
-        sent = locals().get("sent", {})
     finally:
-        stop.set()
         for task in listeners:
             task.cancel()
         await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    arrivals = tally.arrivals
     latencies = [(t - sent[body]) * 1000 for body, times in arrivals.items() if body in sent for t in times]
     missing = len(sent) * len(sockets) - len(latencies)
     if not latencies:
@@ -200,8 +213,11 @@ def main(argv: list[str] | None = None) -> int:
         ids = asyncio.run(_ids(url))
         one, two = _free_port(), _free_port()
         with _server(env, one, 1) as first, _server(env, two, 1):
-            print(f"bench: two server processes on 127.0.0.1:{one} and :{two}; {args.subscribers} subscribers, "
-                  f"{args.events} events {args.gap:g} s apart", flush=True)
+            print(
+                f"bench: two server processes on 127.0.0.1:{one} and :{two}; {args.subscribers} subscribers, "
+                f"{args.events} events {args.gap:g} s apart",
+                flush=True,
+            )
             asyncio.run(_memory(one, first.pid, token, ids[2], args))
             asyncio.run(_latency("latency, all on one process", url, [one], token, ids, args))
             asyncio.run(_latency("latency, split over two processes", url, [one, two], token, ids, args))

@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable
+from typing import Any, Protocol, TypeVar
 
 import asyncpg
 import orjson
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger("customer_graph.events")
+T = TypeVar("T")
 
 QUEUE_SIZE = 256  # events one subscriber may have pending before it is dropped as too slow
 HEALTH_CHECK_SECONDS = 10.0  # a silent, half-open connection is found by a query this often
@@ -58,6 +59,29 @@ class _Quiet:
         pass
 
 
+class Event:
+    """One notification as every subscriber of this process receives it: the payload, and the reads that the
+    subscribers share. When 1,000 subscribers need the event's row, `shared` reads it once for all of them;
+    each subscriber still applies its own viewer's authorization to it (resolvers/subscriptions.py)."""
+
+    __slots__ = ("channel", "payload", "_reads")
+
+    def __init__(self, channel: str, payload: dict[str, Any]) -> None:
+        self.channel = channel
+        self.payload = payload
+        self._reads: dict[Hashable, asyncio.Future[Any]] = {}
+
+    def get(self, key: str) -> Any:
+        return self.payload.get(key)
+
+    async def shared(self, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+        """`read()`'s result, run once per event and key for all subscribers of this process."""
+        future = self._reads.get(key)
+        if future is None:
+            future = self._reads[key] = asyncio.ensure_future(read())
+        return await asyncio.shield(future)  # one subscriber leaving does not cancel the read for the others
+
+
 class SubscriberTooSlow(Exception):
     """A subscriber left more than QUEUE_SIZE events unread; its stream ends."""
 
@@ -76,19 +100,19 @@ def asyncpg_params(url: str) -> dict[str, Any]:
 
 
 class Stream:
-    """One subscriber's view of one channel: an async iterator of decoded payloads."""
+    """One subscriber's view of one channel: an async iterator of events."""
 
     def __init__(self, hub: EventHub, channel: str) -> None:
         self.hub = hub
         self.channel = channel
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(QUEUE_SIZE)
         self.too_slow = False
 
-    def offer(self, payload: dict[str, Any]) -> bool:
+    def offer(self, event: Event) -> bool:
         if self.too_slow:
             return False
         try:
-            self.queue.put_nowait(payload)
+            self.queue.put_nowait(event)
             return True
         except asyncio.QueueFull:
             self.too_slow = True
@@ -100,11 +124,11 @@ class Stream:
     def __aiter__(self) -> Stream:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
-        payload = await self.queue.get()
-        if payload is None:
+    async def __anext__(self) -> Event:
+        event = await self.queue.get()
+        if event is None:
             raise SubscriberTooSlow()
-        return payload
+        return event
 
 
 class EventHub:
@@ -169,8 +193,9 @@ class EventHub:
         if not isinstance(payload, dict):
             log.warning("notification is not a JSON object", extra={"channel": channel})
             return
+        event = Event(channel, payload)
         for stream in list(self.streams.get(channel, ())):
-            if not stream.offer(payload):
+            if not stream.offer(event):
                 self.observer.dropped(channel=channel)
 
     # --- the one listening connection ---

@@ -2,8 +2,10 @@
 
 A subscriber re-reads the row of every event through the same authorization as a query (`visible_request`,
 `visible_message`, …) with a FRESH loader bundle, so it never sees a row its viewer may not see, nor a cached,
-stale one. Payloads (resolvers/events.py) carry ids only; the customer id in them lets a subscriber skip
-events of other customers without a query.
+stale one. The event's own row is read from the database once per event and process (`Event.shared`) and
+primed into each subscriber's fresh bundle: the authorization is still each viewer's own, and nested fields
+load through that subscriber's bundle. Payloads (resolvers/events.py) carry ids only; the customer id in them
+lets a subscriber skip events of other customers without a query.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from db import models
-from db.events import SubscriberTooSlow
+from db.events import Event, SubscriberTooSlow
 from db.loaders import Loaders
 from resolvers.chat import visible_message, visible_session
 from resolvers.context import RequestContext
@@ -31,7 +33,7 @@ def _fresh(ctx: RequestContext) -> None:
     ctx.loaders = Loaders(ctx.sessionmaker)
 
 
-async def _events(ctx: RequestContext, channel: str) -> AsyncIterator[dict[str, Any]]:
+async def _events(ctx: RequestContext, channel: str) -> AsyncIterator[Event]:
     """The channel's payloads for as long as the subscription lasts."""
     async with ctx.services.events.subscribe(channel) as stream:
         try:
@@ -39,6 +41,18 @@ async def _events(ctx: RequestContext, channel: str) -> AsyncIterator[dict[str, 
                 yield event
         except SubscriberTooSlow:
             raise ServiceUnavailable("Too many events were waiting for this subscription; subscribe again.")
+
+
+async def _row(ctx: RequestContext, event: Event, model: Any, pk: int) -> None:
+    """Puts the event's row into the subscriber's fresh loaders, read once per event for the whole process."""
+
+    async def read() -> Any:
+        async with ctx.sessionmaker() as session:
+            return await session.get(model, pk)
+
+    row = await event.shared((model.__name__, pk), read)
+    if row is not None:
+        ctx.loaders.prime(model, row)
 
 
 def _as_int(value: Any) -> int | None:
@@ -63,6 +77,7 @@ async def request_updates(ctx: RequestContext, *, customer_id: str | None) -> As
         if pk is None or (only is not None and owner != only):
             continue
         _fresh(ctx)
+        await _row(ctx, event, models.SupportRequest, pk)
         row = await visible_request(ctx, pk=pk)
         if row is not None and (only is None or row.customer_id == only):
             yield row
@@ -79,6 +94,8 @@ async def chat_messages(ctx: RequestContext, *, session_id: str) -> AsyncIterato
         if message_pk is None or _as_int(event.get("session_id")) != pk:
             continue
         _fresh(ctx)
+        await _row(ctx, event, models.ChatMessage, message_pk)
+        await _row(ctx, event, models.ChatSession, pk)
         message = await visible_message(ctx, message_id=message_pk)
         if message is not None and message.session_id == pk:
             yield message
@@ -92,6 +109,7 @@ async def customers_created(ctx: RequestContext) -> AsyncIterator[models.Custome
         if pk is None:
             continue
         _fresh(ctx)
+        await _row(ctx, event, models.Customer, pk)
         row = await ctx.loaders.by_id(models.Customer).load(pk)
         if row is not None:
             yield row
