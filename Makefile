@@ -34,8 +34,12 @@ CLIENTS := tests/clients
 $(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
 	cd $(CLIENTS) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
 
+$(CLIENTS)/subscriptions/node_modules/.installed: $(CLIENTS)/subscriptions/package.json $(CLIENTS)/subscriptions/package-lock.json
+	cd $(CLIENTS)/subscriptions && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed
+
 node-deps:   # the Node client tests' packages, when Node is installed (else those tests skip, saying why)
-	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS)/node_modules/.installed; \
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(CLIENTS)/node_modules/.installed \
+		$(CLIENTS)/subscriptions/node_modules/.installed; \
 	else echo "make: Node.js/npm not found: the Node client tests in $(CLIENTS) will be skipped"; fi
 
 audit-deps:   # the graphql-http audit's pinned npm packages (tests/http_audit), when Node.js is present

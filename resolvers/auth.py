@@ -21,6 +21,7 @@ from db.enums import STAFF_ROLES, AuditStatus, Role
 from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
+from resolvers import events, validators
 from resolvers import login_throttle as throttle
 from resolvers import outbox, validators
 from resolvers import users as users_resolvers
@@ -325,6 +326,7 @@ async def signup(
         )
         uow.prime(models.Customer, customer)
         uow.prime(models.User, user)
+        await events.customer_created(uow, customer)
     return user, customer
 
 

@@ -19,7 +19,7 @@ from sqlmodel import col
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, Role
 from db.paging import Ordering, Page
-from resolvers import audit, validators
+from resolvers import audit, events, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation
@@ -234,6 +234,7 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
         uow.prime(models.ChatSession, chat)
         uow.prime(models.ChatMessage, message)
         uow.forget_lists(SESSION_MESSAGES, CUSTOMER_SESSIONS)
+        await events.chat_message_added(uow, message, customer_id=chat.customer_id)
     return message
 
 

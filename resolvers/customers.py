@@ -20,7 +20,7 @@ from db.enums import OPEN_REQUEST_STATUSES, Role
 from db.loaders import ChildCountLoader, fetch_list
 from db.paging import Ordering, Page
 from db.reader import columns_of
-from resolvers import audit, outbox, validators
+from resolvers import audit, events, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
@@ -232,6 +232,7 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
             details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
         )
         uow.prime(_C, row)
+        await events.customer_created(uow, row)
     return row
 
 

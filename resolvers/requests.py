@@ -21,7 +21,7 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
-from resolvers import audit, outbox, validators
+from resolvers import audit, events, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
@@ -336,6 +336,7 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
         uow.prime(_R, row)
         uow.prime(models.Customer, customer)
         uow.forget_lists("requests_by_", "open_requests_by_")
+        await events.request_updated(uow, row, change="created")
     return row
 
 
@@ -363,6 +364,7 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
             session, row, {"processed_by_id": assignee.id, "status": RequestStatus.IN_PROGRESS.value}
         )
         _audit(uow, "request.assigned", before, updated)
+        await events.request_updated(uow, updated, change="assigned")
         uow.prime(models.User, assignee)
     return updated
 
@@ -399,6 +401,7 @@ async def change_request_status(
         _audit(uow, "request.status_changed", before, updated)
         if target.value in outbox.RESOLVED and await outbox.customer_has_email(uow.session, updated.customer_id):
             uow.outbox(*outbox.request_resolved(updated))
+        await events.request_updated(uow, updated, change="status_changed")
     return updated
 
 
@@ -412,4 +415,5 @@ async def archive_request(ctx: RequestContext, *, global_id: str) -> models.Supp
         before = _snapshot(row)
         updated = await _write(uow.session, row, {"archived_at": models.utcnow()})
         _audit(uow, "request.archived", before, updated)
+        await events.request_updated(uow, updated, change="archived")
     return updated

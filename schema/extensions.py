@@ -92,6 +92,14 @@ class ErrorPolicy(SchemaExtension):
                 (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
             ]
 
+    def on_stream_result(self, result):  # type: ignore[no-untyped-def]
+        """Each result a subscription streams is classified and masked like a query's, before it is sent."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            request_id = getattr(self.execution_context.context, "request_id", "-")
+            result.errors = [self._classify(e, request_id) for e in errors]
+        yield
+
     def _classify(self, error: GraphQLError, request_id: str) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):

@@ -10,7 +10,21 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
-from schema import ai, audit, auth, chat, contracts, customers, gdpr, notes, operators, outbox, requests, users
+from schema import (
+    ai,
+    audit,
+    auth,
+    chat,
+    contracts,
+    customers,
+    gdpr,
+    notes,
+    operators,
+    outbox,
+    requests,
+    subscriptions,
+    users,
+)
 from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
 from schema.input_guard import guard_root_fields
@@ -31,6 +45,7 @@ DOMAINS: tuple[ModuleType, ...] = (
     gdpr,
     outbox,
     ai,
+    subscriptions,
 )
 
 

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from integrations.storage import storage_from_settings
 from resolvers.context import Services
 from schema.limits import Limits
 from schema.root import build_schema
-from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime
+from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
 from server.http_rules import BodyLimit
 from server.persisted_queries import PersistedQueries
@@ -247,7 +248,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         app.state.relay = outbox.relay if outbox else None
         runtime.after_startup()
         try:
-            yield
+            async with websocket.running(app.state, url):
+                yield
         finally:
             if purging is not None:
                 purging.cancel()
@@ -269,10 +271,11 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         state=None,
         graphql_ide="graphiql" if settings.limits.graphiql else None,
         multipart_uploads_enabled=True,
-        keep_alive=True,
-        keep_alive_interval=15,
         subscription_protocols=("graphql-transport-ws",),
+        connection_init_wait_timeout=timedelta(seconds=settings.subscriptions.init_timeout_seconds),
+        max_subscriptions_per_connection=None,  # enforced, with a code, by server/websocket.py
     )
+    graphql_app.graphql_transport_ws_handler_class = websocket.SubscriptionHandler  # type: ignore[assignment]
     cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
     ide_assets: list[BaseRoute] = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
     app = Starlette(

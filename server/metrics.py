@@ -55,3 +55,27 @@ SQL_STATEMENTS = Counter(
     "Statements sent to PostgreSQL, including the BEGIN/COMMIT/ROLLBACK the driver sends for transactions.",
     registry=REGISTRY,
 )
+
+# Subscriptions (server/websocket.py, db/events.py)
+EVENT_LISTENER_UP = Gauge(
+    "customer_graph_event_listener_up", "1 while this process LISTENs for events, else 0.", registry=REGISTRY
+)
+EVENT_LISTENER_RECONNECTS = Counter(
+    "customer_graph_event_listener_reconnects_total",
+    "Times the event listener re-established its lost database connection.",
+    registry=REGISTRY,
+)
+EVENT_LISTENER_LOSSES = Counter(
+    "customer_graph_event_listener_losses_total", "Times the event listener lost its connection.", registry=REGISTRY
+)
+EVENTS_RECEIVED = Counter(
+    "customer_graph_events_received_total", "Notifications received, by channel.", ["channel"], registry=REGISTRY
+)
+EVENTS_DROPPED = Counter(
+    "customer_graph_events_dropped_total",
+    "Events not queued for a subscriber that fell too far behind, by channel.",
+    ["channel"],
+    registry=REGISTRY,
+)
+WEBSOCKETS = Gauge("customer_graph_websockets", "Open graphql-transport-ws connections.", registry=REGISTRY)
+SUBSCRIPTIONS = Gauge("customer_graph_subscriptions", "Subscriptions being served.", registry=REGISTRY)

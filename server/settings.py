@@ -151,6 +151,15 @@ class CompiledSettings(BaseSettings):
     cache_size: int = 500  # compiled plans (and document trees) kept, least recently used dropped
 
 
+class SubscriptionSettings(BaseSettings):
+    model_config = _config("SUBSCRIPTIONS_")
+
+    init_timeout_seconds: float = 10.0  # no connection_init within this closes the websocket with 4408
+    max_per_connection: int = 100  # the next subscribe on the same websocket is an error
+    keep_alive_seconds: float = 15.0  # server pings this often
+    recheck_seconds: float = 30.0  # how often open websockets' users are re-read (deactivated/changed: closed)
+
+
 class Settings:
     """All settings, read once per process."""
 
@@ -165,6 +174,7 @@ class Settings:
         self.ai = AISettings()
         self.limits = LimitSettings()
         self.compiled = CompiledSettings()
+        self.subscriptions = SubscriptionSettings()
 
     @property
     def is_production(self) -> bool:
