@@ -21,9 +21,8 @@ from db.enums import STAFF_ROLES, AuditStatus, Role
 from db.loaders import Loaders
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
-from resolvers import events, validators
+from resolvers import events, outbox, validators
 from resolvers import login_throttle as throttle
-from resolvers import outbox, validators
 from resolvers import users as users_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation

@@ -1,7 +1,7 @@
 """persisted queries: mark trusted documents (registered with `customer-graph register-documents`) and their name
 
 Revision ID: 5afe00000001
-Revises: 0001
+Revises: 0002_outbox_relay
 Create Date: 2026-12-02 03:20:00.000000+00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision: str = '5afe00000001'
-down_revision: Union[str, Sequence[str], None] = '0001'
+down_revision: Union[str, Sequence[str], None] = '0002_outbox_relay'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
