@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from types import ModuleType
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 
+from resolvers.errors import DomainError
 from schema import (
     ai,
     audit,
@@ -30,6 +33,8 @@ from schema.extensions import AnonymousGate, ErrorPolicy
 from schema.input_guard import guard_root_fields
 from schema.limits import Limits, QueryLimits
 from schema.node import resolve_node
+
+error_log = logging.getLogger("strawberry.execution")
 
 # Every module that contributes root fields; a domain adds itself here.
 DOMAINS: tuple[ModuleType, ...] = (
@@ -88,11 +93,15 @@ DOCUMENT_CACHE_SIZE = 512
 
 
 class Schema(strawberry.Schema):
-    """strawberry's schema without its own error log: ErrorPolicy (schema/extensions.py) logs what is unexpected,
-    once, and the request log line names every error code; expected errors get no traceback."""
+    """strawberry's schema, logging only what the client caused — syntax, validation, variables, coded errors such
+    as FORBIDDEN, a resolver's DomainError — at INFO without a traceback. Everything else (bugs, an unavailable
+    database) is logged once by ErrorPolicy (schema/extensions.py) after it has been classified."""
 
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
-        return None
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, (GraphQLError, DomainError)):
+                error_log.info(error)
 
 
 def build_schema(
