@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules, ParserCache
 from strawberry.tools import merge_types
 
 from resolvers.errors import DomainError
@@ -87,7 +87,8 @@ def _types() -> list[type]:
     return found
 
 
-# Parsed and validated documents are cached by query text (bounded LRU, shared by the process's schemas):
+# Parsed documents are cached by query text (valid ones are also remembered by QueryLimits, schema/limits.py,
+# which validates them itself) (bounded LRU, shared by the process's schemas):
 # clients send the same few documents over and over, and parsing plus validation cost ~8 % of a request.
 DOCUMENT_CACHE_SIZE = 512
 
@@ -111,7 +112,6 @@ def build_schema(
     limits = limits or Limits(introspection=introspection)
     extensions: list[Any] = [
         lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
-        lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: QueryLimits(limits=limits),
         AnonymousGate,
         ErrorPolicy,
