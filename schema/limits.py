@@ -7,9 +7,10 @@ time to measure, not exponential), and a fragment cycle stops the walk (validati
 
 - depth: the root field is 1; inline fragments and spreads add nothing. Introspection fields (`__schema`,
   `__type`) do not count: graphql-core's MaxIntrospectionDepthRule bounds them instead.
-- cost: every field costs 1; a connection field (its type's name ends with `Connection`) multiplies what it
-  selects by its page size (`first`/`last`, literal or variable, else the default page size; capped at the
-  largest page size, since a bigger one is refused as BAD_USER_INPUT anyway). Nested pages multiply.
+- cost: every field costs 1, and a connection field (its type's name ends with `Connection`) multiplies the objects
+  it selects — not their scalar fields, which come in the same rows — by its page size (`first`/`last`, literal
+  or variable, else the default page size; capped at the largest page size, since a bigger one is refused as
+  BAD_USER_INPUT anyway). Nested pages multiply.
 - tokens: the parser stops at `max_tokens` lexical tokens (and as many comments).
 
 Over a limit → one top-level `QUERY_TOO_COMPLEX` error naming the limit, the figure and the maximum, and
@@ -91,13 +92,19 @@ class Figures:
     depth: int = 0
     aliases: int = 0
     directives: int = 0
-    cost: int = 0
+    cost: int = 0  # objects, multiplied by the page sizes above them
+    leaves: int = 0  # scalar fields after spreading, not multiplied
 
     def add(self, other: Figures, *, depth_offset: int = 0, multiplier: int = 1) -> None:
         self.depth = max(self.depth, other.depth + depth_offset)
         self.aliases += other.aliases
         self.directives += other.directives
         self.cost += other.cost * multiplier
+        self.leaves += other.leaves
+
+    @property
+    def total_cost(self) -> int:
+        return self.cost + self.leaves
 
 
 @dataclass
@@ -156,7 +163,10 @@ class _Measure:
 
     def field(self, node: FieldNode, parent: GraphQLNamedType | None) -> Figures:
         name = node.name.value
-        figures = Figures(depth=1, aliases=1 if node.alias is not None else 0, cost=1)
+        # An object costs 1 per object a connection can return (its page size multiplies); a scalar costs 1 once, not
+        # per row: it comes in its object's row, yet a document spreading scalars a million times still costs that.
+        leaf = node.selection_set is None
+        figures = Figures(depth=1, aliases=1 if node.alias is not None else 0, cost=0 if leaf else 1, leaves=int(leaf))
         if name in INTROSPECTION_ROOTS or name == "__typename":
             figures.depth = 0 if name in INTROSPECTION_ROOTS else 1
             if node.selection_set is not None:
@@ -227,7 +237,7 @@ def over_limit(figures: Figures, limits: Limits) -> GraphQLError | None:
         ("depth", figures.depth, limits.max_depth, "Query depth {a} exceeds the limit of {m}."),
         ("aliases", figures.aliases, limits.max_aliases, "The query uses {a} aliases; the limit is {m}."),
         ("directives", figures.directives, limits.max_directives, "The query uses {a} directives; the limit is {m}."),
-        ("cost", figures.cost, limits.max_cost, "Query cost {a} exceeds the limit of {m}."),
+        ("cost", figures.total_cost, limits.max_cost, "Query cost {a} exceeds the limit of {m}."),
     )
     for name, actual, maximum, template in checks:
         if actual > maximum:
@@ -332,7 +342,7 @@ class QueryLimits(SchemaExtension):
             figures = measure(schema, document, operation, variables=ec.variables, limits=self.limits)
             ctx = ec.context
             if ctx is not None and hasattr(ctx, "extra"):
-                ctx.extra["query_cost"] = figures.cost
+                ctx.extra["query_cost"] = figures.total_cost
             error = over_limit(figures, self.limits)
             if error is not None:
                 return [error]

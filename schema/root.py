@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache
+from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
 
 from resolvers.errors import DomainError
@@ -87,10 +87,9 @@ def _types() -> list[type]:
     return found
 
 
-# Parsed documents are cached by query text (valid ones are also remembered by QueryLimits, schema/limits.py,
-# which validates them itself) (bounded LRU, shared by the process's schemas):
-# clients send the same few documents over and over, and parsing plus validation cost ~8 % of a request.
-DOCUMENT_CACHE_SIZE = 512
+# Valid documents are remembered by QueryLimits (schema/limits.py), which validates them itself. strawberry's
+# ParserCache and ValidationCache are left out on purpose: they parse and validate ahead of QueryLimits, which
+# then loses its token limit, its error codes and its checks.
 
 
 class Schema(strawberry.Schema):
@@ -111,7 +110,6 @@ def build_schema(
     """`extra_extensions` run after ours (the server adds the compiled read path there)."""
     limits = limits or Limits(introspection=introspection)
     extensions: list[Any] = [
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: QueryLimits(limits=limits),
         AnonymousGate,
         ErrorPolicy,

@@ -108,29 +108,43 @@ query Pages($n: Int, $m: Int) {
 
 
 def cost(n: int, m: int) -> int:
-    # customers: 1 + n x (nodes 1 + id 1 + requests (1 + m x (nodes 1 + 4 fields)))
-    return 1 + n * (3 + m * 5)
+    # objects: customers 1 + n x (nodes 1 + requests (1 + m x nodes 1)); scalars once each: id + 4 fields
+    return 1 + n * (2 + m) + 5
+
+
+DEEP = """
+query Deep($n: Int, $m: Int) {
+  customers(first: $n) { nodes { requests(first: $m) { nodes {
+    customer { chatSessions(first: $m) { nodes { id } } } } } } }
+}
+"""
+
+
+def deep_cost(n: int, m: int) -> int:
+    # customers 1 + n x (nodes 1 + requests (1 + m x (nodes 1 + customer (1 + sessions (1 + m x nodes 1))))) + id
+    return 1 + n * (2 + m * (3 + m)) + 1
 
 
 async def test_cost_multiplies_nested_pages_and_admins_see_it(app, client):
     admin = await make_user(app, Role.ADMIN)
     sales = await make_user(app, Role.SALES)
 
-    async def run(n: int, m: int, token: str) -> dict[str, Any]:
+    async def run(n: int, m: int, token: str, query: str = CONNECTIONS) -> dict[str, Any]:
         response = await client.post(
             "/graphql",
-            json={"query": CONNECTIONS, "variables": {"n": n, "m": m}},
+            json={"query": query, "variables": {"n": n, "m": m}},
             headers={"Authorization": f"Bearer {token}"},
         )
         return response.json()  # type: ignore[no-any-return]
 
     body = await run(50, 30, admin.token)
     assert "errors" not in body
-    assert body["extensions"] == {"cost": cost(50, 30)} == {"cost": 7651}
+    assert body["extensions"] == {"cost": cost(50, 30)} == {"cost": 1606}
     assert "extensions" not in await run(50, 30, sales.token)
-    limits = too_complex(await run(50, 50, admin.token))
-    assert (limits["limit"], limits["actual"], limits["max"]) == ("cost", cost(50, 50), 10000)
-    assert too_complex(await run(50, 50, sales.token))["actual"] == 12651
+    assert (await run(10, 5, admin.token, DEEP))["extensions"] == {"cost": deep_cost(10, 5)} == {"cost": 422}
+    limits = too_complex(await run(50, 50, admin.token, DEEP))
+    assert (limits["limit"], limits["actual"], limits["max"]) == ("cost", deep_cost(50, 50), 10000)
+    assert too_complex(await run(50, 50, sales.token, DEEP))["actual"] == 132602
 
 
 async def test_four_nested_pages_of_fifty_are_refused(gql, app):
