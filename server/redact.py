@@ -52,6 +52,7 @@ def redact(text: str) -> str:
 # What graphql-core puts after these words is the client's own literal value: cut to the end of the message.
 _LITERALS = (
     (re.compile(r"(?is)(invalid value:?|, found:?|\bfound:|cannot represent[^:]*:)\s.*$"), r"\1 …"),
+    (re.compile(r"(?is)(Syntax Error: .*?unexpected \w+)\s.*$"), r"\1 …"),
     (re.compile(r'"(?:[^"\\]|\\.)*"'), '"…"'),
 )
 

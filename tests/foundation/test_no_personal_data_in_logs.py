@@ -159,3 +159,28 @@ def test_the_redaction_filter_catches_each_kind(text, gone):
 )
 def test_the_redaction_filter_leaves_ordinary_values(text):
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("message", "logged"),
+    [
+        (
+            "Variable '$input' got invalid value {'email': 'zq@example.org'}; Field 'x' is not defined.",
+            "Variable '$input' got invalid value …",
+        ),
+        ("Expected value of type 'String!', found Zebedee.", "Expected value of type 'String!', found …"),
+        (
+            "String cannot represent a non string value: {'name': 'Zebedee'}",
+            "String cannot represent a non string value: …",
+        ),
+        ("Syntax Error: Expected ':', found String \"Zebedee\".", "Syntax Error: Expected ':', found …"),
+        ("Syntax Error: Unexpected Name 'Zebedee'.", "Syntax Error: Unexpected Name …"),
+        ("Cannot query field 'tokn' on type 'LoginPayload'. Did you mean 'token'?", None),
+    ],
+)
+def test_graphql_error_lines_lose_the_clients_literal_values(message, logged):
+    from graphql import GraphQLError
+
+    from server.redact import graphql_message
+
+    assert graphql_message(GraphQLError(message)) == (logged or message)
