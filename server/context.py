@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET
 
 from db.loaders import Loaders
@@ -26,8 +27,22 @@ from server.http_rules import GraphQLHTTPRules
 log = logging.getLogger("customer_graph.errors")
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go out as text frames: strawberry sends binary ones when encode_json returns
+    bytes (ours does, from orjson), and browser and Node clients (graphql-ws) reject binary messages."""
+
+    async def send_json(self, message: Any) -> None:
+        encoded = self.view.encode_json(message)
+        try:
+            await self.ws.send_text(encoded.decode() if isinstance(encoded, bytes) else encoded)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
     """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
+
+    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -23,8 +23,9 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.conftest import TEST_SIGNING_KEY as TEST_JWT_SECRET  # the key test_settings() signs with
+
 ROOT = Path(__file__).resolve().parents[2]
-TEST_JWT_SECRET = "test-secret-" + "x" * 32  # tests/conftest.py test_settings()
 
 
 def free_port() -> int:

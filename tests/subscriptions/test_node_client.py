@@ -54,7 +54,8 @@ async def _wait_for_line(process: asyncio.subprocess.Process, wanted: str, secon
             lines.append(line.strip())
             if line.strip() == wanted:
                 return
-    raise AssertionError(f"no {wanted!r} from the Node client: {lines}")
+    err = (await process.stderr.read()).decode() if process.stderr else ""
+    raise AssertionError(f"no {wanted!r} from the Node client: {lines} {err}")
 
 
 async def test_the_graphql_ws_client_receives_request_updated(app, server):
