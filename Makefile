@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy server schema resolvers db integrations
+	$(BIN)/mypy server compiled schema resolvers db integrations
 
 pytest: $(STAMP) node-deps
 	$(BIN)/pytest

@@ -61,16 +61,23 @@ def _like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def search_condition(term: str) -> ColumnElement[bool]:
-    """Case-insensitive substring over "first last | email | phone"; a phone-looking term also matches digits."""
-    lowered = term.lower()
-    conditions: list[ColumnElement[bool]] = [SEARCH_DOCUMENT.like(_like_pattern(lowered), escape="\\")]
+def search_parameters(term: str) -> tuple[str, str | None, str | None]:
+    """The LIKE pattern over the search document; for a phone-looking term also the digits' LIKE pattern and
+    the E.164 form (else None). Shared with the compiled read path (compiled/), so both search alike."""
     digits = "".join(ch for ch in term if ch.isdigit())
     if set(term) <= _PHONE_CHARS and len(digits) >= 3:
-        conditions.append(col(_C.phone).like(_like_pattern(digits), escape="\\"))
-        e164 = validators.parse_phone(term)
-        if e164 is not None:
-            conditions.append(col(_C.phone) == e164)
+        return _like_pattern(term.lower()), _like_pattern(digits), validators.parse_phone(term)
+    return _like_pattern(term.lower()), None, None
+
+
+def search_condition(term: str) -> ColumnElement[bool]:
+    """Case-insensitive substring over "first last | email | phone"; a phone-looking term also matches digits."""
+    pattern, digits, e164 = search_parameters(term)
+    conditions: list[ColumnElement[bool]] = [SEARCH_DOCUMENT.like(pattern, escape="\\")]
+    if digits is not None:
+        conditions.append(col(_C.phone).like(digits, escape="\\"))
+    if e164 is not None:
+        conditions.append(col(_C.phone) == e164)
     return or_(*conditions)
 
 

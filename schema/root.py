@@ -52,8 +52,9 @@ def _types() -> list[type]:
     return found
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    extensions: list[Any] = [AnonymousGate, ErrorPolicy]
+def build_schema(*, introspection: bool = True, extra_extensions: tuple[Any, ...] = ()) -> strawberry.Schema:
+    """`extra_extensions` run after ours (the server adds the compiled read path there)."""
+    extensions: list[Any] = [AnonymousGate, ErrorPolicy, *extra_extensions]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(

@@ -24,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from compiled.runtime import CompiledReads
+from compiled.runtime import extension as compiled_extension
 from db.engine import create_engine, create_sessionmaker
 from db.models import OutboxMessage
 from integrations.ai import service_from_settings as ai_service_from_settings
@@ -234,7 +236,9 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 await app.state.services.ai.close()
             await engine.dispose()
 
-    schema = build_schema(introspection=settings.limits.introspection)
+    compiled = CompiledReads(cache_size=settings.compiled.cache_size)
+    schema = build_schema(introspection=settings.limits.introspection, extra_extensions=(compiled_extension(compiled),))
+    compiled.schema = schema._schema
     graphql_app = GraphQLApp(
         schema,
         state=None,
@@ -273,5 +277,6 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.compiled = compiled
     graphql_app.state = app.state
     return app

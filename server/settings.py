@@ -124,6 +124,15 @@ class LimitSettings(BaseSettings):
     max_page_size: int = 50
 
 
+class CompiledSettings(BaseSettings):
+    """The compiled read path (compiled/): planned queries answered by one SQL statement."""
+
+    model_config = _config("COMPILED_")
+
+    enabled: bool = True
+    cache_size: int = 500  # compiled plans (and document trees) kept, least recently used dropped
+
+
 class Settings:
     """All settings, read once per process."""
 
@@ -136,6 +145,7 @@ class Settings:
         self.email = EmailSettings()
         self.ai = AISettings()
         self.limits = LimitSettings()
+        self.compiled = CompiledSettings()
 
     @property
     def is_production(self) -> bool:

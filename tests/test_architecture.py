@@ -1,6 +1,7 @@
 """Imports point one way: server -> schema -> resolvers -> (db, integrations).
 
-db and integrations never import schema or resolvers; migrations import only db (the table metadata).
+The compiled read path sits beside schema: server calls it, it reads schema, resolvers and db, and nothing below
+server imports it. db and integrations never import schema or resolvers; migrations import only db (the table metadata).
 Checked on the source text (module-level and function-level imports alike, TYPE_CHECKING excluded).
 """
 
@@ -8,13 +9,14 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("server", "schema", "resolvers", "db", "integrations", "migrations")
+LAYERS = ("server", "compiled", "schema", "resolvers", "db", "integrations", "migrations")
 FORBIDDEN = {
-    "db": {"server", "schema", "resolvers", "integrations"},
-    "integrations": {"server", "schema", "resolvers"},
-    "resolvers": {"server", "schema"},
-    "schema": {"server"},
-    "migrations": {"server", "schema", "resolvers", "integrations"},
+    "compiled": {"server"},
+    "db": {"server", "schema", "resolvers", "integrations", "compiled"},
+    "integrations": {"server", "schema", "resolvers", "compiled"},
+    "resolvers": {"server", "schema", "compiled"},
+    "schema": {"server", "compiled"},
+    "migrations": {"server", "schema", "resolvers", "integrations", "compiled"},
 }
 
 

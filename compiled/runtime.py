@@ -1,0 +1,188 @@
+"""Runs a planned document as one SQL statement; caches trees and plans; counts what it served.
+
+Flow for one request (after strawberry parsed and validated the document, before execution):
+1. the tree of the (document, operation) — cached; a field without a rule makes it unplannable (cached too);
+2. variables coerced as graphql-core does, each planned field's arguments bound (`rules.BINDS`) — any value the
+   resolver path would refuse, or any rule not encoded for the viewer's role, hands the request over;
+3. the SQL for (document, operation, role, shape of the arguments) — cached, bounded LRU; the arguments are
+   parameters, so one plan serves every value;
+4. one statement on a pooled connection, outside any transaction; PostgreSQL's JSON text is the response's
+   `data`, untouched by Python.
+A database error also hands the request over (nothing was written): the resolver path answers as it always does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Generic, TypeVar
+
+import orjson
+from graphql import GraphQLSchema, parse
+from graphql.execution import ExecutionResult
+from graphql.execution.values import get_argument_values, get_variable_values
+from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import SchemaExtension
+
+from compiled import rules
+from compiled import sqltext as q
+from compiled.tree import Tree, Unplannable, build_tree
+from resolvers.viewer import Viewer
+
+log = logging.getLogger("customer_graph.compiled")
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self.items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self.items.get(key)
+        if value is not None:
+            self.items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self.items[key] = value
+        self.items.move_to_end(key)
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class Plan:
+    """One statement, and which argument value each of its placeholders takes: (field index, value name)."""
+
+    __slots__ = ("order", "sql")
+
+    def __init__(self, sql: str, order: list[tuple[int, str]]) -> None:
+        self.sql = sql
+        self.order = order
+
+    def parameters(self, bounds: list[rules.Bound]) -> list[Any]:
+        return [bounds[i].values[name][0] for i, name in self.order]
+
+
+def compile_plan(tree: Tree, bounds: list[rules.Bound]) -> Plan:
+    """The statement for this tree and argument shape."""
+    builder = rules.Builder(tree.bindables, bounds)
+    pairs = [
+        (sel.key, q.literal("Query") if sel.name == "__typename" else rules.FIELDS["Query"][sel.name](builder, sel, ""))
+        for sel in tree.roots
+    ]
+    return Plan(f"SELECT {q.json_object(pairs)}::text", builder.order)
+
+
+class CompiledReads:
+    """The compiled read path of one app: caches, statistics, and the statement runner."""
+
+    def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
+        self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
+        self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
+        self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
+        self.stats: Counter[str] = Counter()
+        self.served: Counter[tuple[str, str | None]] = Counter()  # (document, operation) -> requests served
+
+    def tree(self, query: str, document: Any, operation_name: str | None) -> Tree | str:
+        key = (query, operation_name)
+        found = self.trees.get(key)
+        if found is None:
+            try:
+                found = build_tree(
+                    self.schema, document or parse(query), operation_name, known=rules.known, rule=rules.rule
+                )
+            except Unplannable as reason:
+                found = str(reason)
+            self.trees.put(key, found)
+        return found
+
+    def bind(self, tree: Tree, raw_variables: dict[str, Any] | None, viewer: Viewer) -> list[rules.Bound]:
+        definitions = tree.operation.variable_definitions
+        variables: Any = {}
+        if definitions:
+            variables = get_variable_values(self.schema, definitions, raw_variables or {})
+            if isinstance(variables, list):  # coercion errors: the resolver path reports them
+                raise Unplannable("variables")
+        bounds = []
+        for sel in tree.bindables:
+            assert sel.bind is not None and sel.field_def is not None and sel.node is not None
+            args = get_argument_values(sel.field_def, sel.node, variables)
+            bounds.append(sel.bind(args, viewer))
+        return bounds
+
+    def plan(self, query: str, operation_name: str | None, role: str, tree: Tree, bounds: list[rules.Bound]) -> Plan:
+        key = (query, operation_name, role, tuple(b.shape for b in bounds))
+        found = self.plans.get(key)
+        if found is None:
+            found = compile_plan(tree, bounds)
+            self.plans.put(key, found)
+        return found
+
+    async def run(self, execution_context: Any) -> str | None:
+        """The response's `data` as JSON text, or None: the request runs on the resolver path."""
+        ctx = execution_context.context
+        viewer: Viewer | None = getattr(ctx, "viewer", None)
+        query = execution_context.query
+        if viewer is None or not query or ctx.extra.get("auth_error") is not None:
+            return None
+        if not _is_http(ctx.request):
+            return None
+        operation_name = execution_context.operation_name
+        tree = self.tree(query, execution_context.graphql_document, operation_name)
+        if isinstance(tree, str):
+            self.stats[f"unplannable: {tree}"] += 1
+            return None
+        try:
+            bounds = self.bind(tree, execution_context.variables, viewer)
+        except Unplannable as reason:
+            self.stats[f"handed over: {reason}"] += 1
+            return None
+        plan = self.plan(query, operation_name, viewer.role.value, tree, bounds)
+        params = plan.parameters(bounds)
+        engine: AsyncEngine = ctx.sessionmaker.kw["bind"]
+        try:
+            async with engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                text: str = await raw.driver_connection.fetchval(plan.sql, *params)  # type: ignore[union-attr]
+        except Exception as error:  # the resolver path answers a database failure as it always does
+            log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
+            self.stats["database error"] += 1
+            return None
+        self.stats["planned"] += 1
+        self.served[(query, operation_name)] += 1
+        ctx.extra["compiled"] = True
+        return text
+
+
+def _is_http(request: Any) -> bool:
+    from starlette.requests import Request
+
+    return isinstance(request, Request)
+
+
+class CompiledReadsExtension(SchemaExtension):
+    """Answers a planned query before graphql-core executes it. `runtime` is set per app (see `extension`)."""
+
+    runtime: ClassVar[CompiledReads]
+
+    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+        ec = self.execution_context
+        ctx = ec.context
+        if not ec.result and ctx is not None and ctx.settings.compiled.enabled:
+            text = await self.runtime.run(ec)
+            if text is not None:
+                # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).
+                ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
+        yield
+
+
+def extension(runtime: CompiledReads) -> type[SchemaExtension]:
+    """The extension class bound to one app's runtime (strawberry builds one instance per operation)."""
+    return type("CompiledReads", (CompiledReadsExtension,), {"runtime": runtime})
