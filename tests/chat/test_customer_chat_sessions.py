@@ -107,6 +107,7 @@ async def _statements(app, gql, sql_counter, query: str, token: str, variables=N
     return sql_counter.count, body
 
 
+@pytest.mark.usefixtures("resolver_path")  # the loaders' statements (the compiled path is one statement)
 @pytest.mark.parametrize("query", [PAGE_OF_CUSTOMERS, PAGE_WITH_TOTALS])
 async def test_sessions_of_a_page_of_customers_cost_the_same_for_5_or_20(app, gql, sql_counter, query):
     # given

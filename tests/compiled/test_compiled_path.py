@@ -1,4 +1,4 @@
-"""The compiled read path's own rules: the setting, one plan per argument shape, a bounded cache, what it leaves alone."""
+"""The compiled read path's own rules: the setting, one plan per argument shape, a bounded cache, its limits."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """SQL budgets: nested fields go through loaders, so a page costs the same number of statements whatever its size.
 
 Statements are counted with a `before_cursor_execute` listener (the `sql_counter` fixture); the count includes
-the one statement that loads the signed-in user from the token.
+the one statement that loads the signed-in user from the token. They hold the resolver path (the compiled read
+path is switched off here; tests/performance/test_compiled_budget.py holds that one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from db import models
 from db.enums import RequestStatus, Role
 from resolvers.ids import to_global_id
 from tests.factories import make_customer, make_user
+
+pytestmark = pytest.mark.usefixtures("resolver_path")
 
 PAGE_QUERY = """
 { customers(first: 50) { totalCount nodes { firstName openRequestCount
