@@ -180,6 +180,21 @@ def bind_chat_sessions(args: dict[str, Any], viewer: Viewer) -> Bound:
     return b
 
 
+def bind_messages(args: dict[str, Any], viewer: Viewer) -> Bound:
+    """`ChatSession.messages` (resolvers/chat.py: session_messages), forward pages."""
+    b = Bound()
+    _page(b, chat_resolvers.MESSAGES_OLDEST_FIRST, args)
+    return b
+
+
+def bind_by_email(args: dict[str, Any], viewer: Viewer) -> Bound:
+    """`customerByEmail` (resolvers/customers.py: customer_by_email): a blank address finds nobody."""
+    b = Bound()
+    b.add("email", args["email"].strip().lower() or None, "text")
+    _scope(b, viewer)
+    return b
+
+
 def bind_scope(args: dict[str, Any], viewer: Viewer) -> Bound:
     b = Bound()
     _scope(b, viewer)
@@ -197,6 +212,7 @@ class ListSource:
     ordering: Ordering
     node_type: str
     where: Callable[[str], list[str]]  # alias -> conditions
+    total: str | None = None  # totalCount when it is not a count (a session's messages: its message_count)
 
 
 class Placeholders:
@@ -265,7 +281,7 @@ class Builder:
             elif child.name == "totalCount":
                 t = self.alias()
                 total = f"(SELECT count(*) FROM {source.table} {t} WHERE {q.conjunction(source.where(t))})"
-                pairs.append((child.key, total))
+                pairs.append((child.key, source.total or total))
             elif child.name == "nodes":
                 node = self.object(source.node_type, child.children, a)
                 pairs.append((child.key, f"coalesce(json_agg({node} ORDER BY {a}.rn_) {shown}, '[]'::json)"))
@@ -403,6 +419,37 @@ def root_operators(b: Builder, sel: Sel, _: str) -> str:
 # Nested fields.
 
 
+def root_customer_by_email(b: Builder, sel: Sel, _: str) -> str:
+    ph = b.ph(sel)
+    return b.lookup(
+        sel,
+        "customers",
+        "Customer",
+        lambda t: [
+            f"lower({t}.email) = {ph['email']}",
+            f"{t}.email IS NOT NULL",
+            f"{t}.erased_at IS NULL",
+            *_scoped(ph, f"{t}.id"),
+        ],
+    )
+
+
+def session_messages(b: Builder, sel: Sel, a: str) -> str:
+    (after_given,) = b.info(sel)
+    source = ListSource(
+        "chat_messages",
+        chat_resolvers.MESSAGES_OLDEST_FIRST,
+        "ChatMessage",
+        lambda t: [f"{t}.session_id = {a}.id"],
+        total=f"{a}.message_count",
+    )
+    return b.connection(sel, source, after_given=after_given)
+
+
+def message_session(b: Builder, sel: Sel, a: str) -> str:
+    return b.lookup(sel, "chat_sessions", "ChatSession", lambda t: [f"{t}.id = {a}.session_id"])
+
+
 def customer_requests(b: Builder, sel: Sel, a: str) -> str:
     ph = b.ph(sel)
     include_archived, after_given = b.info(sel)
@@ -476,6 +523,7 @@ FIELDS: dict[str, dict[str, Expr]] = {
         "request": root_lookup("requests", "Request", "customer_id"),
         "operators": root_operators,
         "chatSession": root_lookup("chat_sessions", "ChatSession", "customer_id"),
+        "customerByEmail": root_customer_by_email,
     },
     "Customer": {
         "id": gid("Customer"),
@@ -523,6 +571,14 @@ FIELDS: dict[str, dict[str, Expr]] = {
         "messageCount": column("message_count"),
         "lastMessageAt": timestamp("last_message_at"),
         "customer": request_customer,
+        "messages": session_messages,
+    },
+    "ChatMessage": {
+        "id": gid("ChatMessage"),
+        "sender": column("sender"),
+        "body": column("body"),
+        "createdAt": timestamp("created_at"),
+        "session": message_session,
     },
 }
 
@@ -533,6 +589,8 @@ BINDS: dict[tuple[str, str], Callable[[dict[str, Any], Viewer], Bound]] = {
     ("Query", "request"): _by_id("Request"),
     ("Query", "operators"): bind_operators,
     ("Query", "chatSession"): _by_id("ChatSession"),
+    ("Query", "customerByEmail"): bind_by_email,
+    ("ChatSession", "messages"): bind_messages,
     ("Customer", "requests"): bind_child_requests(scoped=False),
     ("Customer", "chatSessions"): bind_chat_sessions,
     ("Operator", "assignedRequests"): bind_child_requests(scoped=True),

@@ -160,6 +160,34 @@ def hand_written(world: World) -> list[Doc]:
             name="messages",
         ),
         Doc("{ me { id role } }", name="me"),
+        Doc(
+            "query ($id: ID!) { chatSession(id: $id) { id messageCount messages(first: 2) { totalCount "
+            f"{PAGE} edges {{ cursor node {{ id sender body createdAt session {{ id title }} }} }} }} }} }}",
+            {"id": ids["session_dora"]},
+            name="messages page",
+        ),
+        Doc(
+            "query ($id: ID!, $after: String) { chatSession(id: $id) { messages(first: 1, after: $after) "
+            f"{{ {PAGE} nodes {{ id body }} }} }} }}",
+            {"id": ids["session_dora"], "after": "WyJjaGF0X21lc3NhZ2VzIiwzXQ"},
+        ),
+        Doc(
+            "query ($id: ID!) { chatSession(id: $id) { messages(last: 2) { nodes { id } } } }",
+            {"id": ids["session_dora"]},
+            name="messages backward",
+        ),
+        Doc(
+            "query ($id: ID!) { chatSession(id: $id) { messages { nodes { id author { id } } } } }",
+            {"id": ids["session_alice"]},
+            name="message authors",
+        ),
+        Doc(
+            "query ($e: String!) { customerByEmail(email: $e) { id lastName } }",
+            {"e": " Alice@Example.COM "},
+            name="by email",
+        ),
+        Doc("query ($e: String!) { customerByEmail(email: $e) { id } }", {"e": "zoe@example.com"}),
+        Doc("query ($e: String!) { customerByEmail(email: $e) { id } }", {"e": "  "}),
         Doc("{ customers(first: 1) { nodes { id @skip(if: true) firstName @include(if: true) } } }"),
         Doc(
             "query ($skip: Boolean!) { customers(first: 1) { nodes { id @skip(if: $skip) } } }",
@@ -190,9 +218,9 @@ RELATION_ARGS: dict[tuple[str, str], list[str]] = {
     ("Customer", "notes"): ["first"],
     ("Customer", "contracts"): ["first"],
     ("Operator", "assignedRequests"): ["first", "after", "status", "includeArchived"],
-    ("ChatSession", "messages"): ["first"],
+    ("ChatSession", "messages"): ["first", "after"],
 }
-RARE = {"notes", "contracts", "messages", "startedBy", "author", "uploadedBy", "downloadUrl", "session"}
+RARE = {"notes", "contracts", "startedBy", "author", "uploadedBy", "downloadUrl"}
 
 
 class Generator:
@@ -227,6 +255,8 @@ class Generator:
             ]
         elif field_name == "operators":
             valid = [encode_cursor(operators_resolvers.ORDERING, ("Admin", 1))]
+        elif field_name == "messages":
+            valid = [encode_cursor(chat_resolvers.MESSAGES_OLDEST_FIRST, (3,))]
         elif field_name == "chatSessions":
             valid = [encode_cursor(chat_resolvers.SESSIONS_NEWEST_FIRST, (4,))]
         else:

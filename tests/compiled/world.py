@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from db import models
-from db.enums import ChatSessionStatus, RequestStatus, Role
+from db.enums import ChatSessionStatus, MessageSender, RequestStatus, Role
 from resolvers.ids import to_global_id
 from tests.factories import Account, make_customer, make_user
 
@@ -100,6 +100,22 @@ async def build_world(app: Any) -> World:
             )
         )
     await _add(app, *sessions)
+    messages = []
+    for i, session in enumerate(sessions[:5]):
+        for j in range(i % 3 + (1 if i else 0)):  # the first session has none
+            at = session.started_at + timedelta(minutes=j + 1, microseconds=0 if j % 2 else 42 + j)
+            sender = [MessageSender.CUSTOMER, MessageSender.OPERATOR, MessageSender.ASSISTANT][j % 3]
+            author = {MessageSender.CUSTOMER: customer_login.user.id, MessageSender.OPERATOR: operator.user.id}
+            messages.append(
+                models.ChatMessage(
+                    session_id=session.id,
+                    sender=sender.value,
+                    author_id=author.get(sender),
+                    body=["Hi 👋", 'Tab\tand "quotes"', "Ünïcode\nline"][j % 3] + f" {i}.{j}",
+                    created_at=at,
+                )
+            )
+    await _add(app, *messages)
     ids = {
         "alice": to_global_id("Customer", alice.id),  # type: ignore[arg-type]
         "zoe": to_global_id("Customer", zoe.id),  # type: ignore[arg-type]
@@ -110,6 +126,7 @@ async def build_world(app: Any) -> World:
         "req_archived": to_global_id("Request", requests[2].id),  # type: ignore[arg-type]
         "session_alice": to_global_id("ChatSession", sessions[0].id),  # type: ignore[arg-type]
         "session_zoe": to_global_id("ChatSession", sessions[2].id),  # type: ignore[arg-type]
+        "session_dora": to_global_id("ChatSession", sessions[4].id),  # type: ignore[arg-type]
         "operator": to_global_id("Operator", operator.user.id),  # type: ignore[arg-type]
         "admin": to_global_id("Operator", admin.user.id),  # type: ignore[arg-type]
     }
