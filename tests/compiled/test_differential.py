@@ -117,7 +117,7 @@ async def test_cursors_from_one_path_page_on_the_other(app, client, world, name,
     def variables(after: str | None) -> dict[str, Any]:
         if "$id" not in template:
             return {"after": after}
-        return {"after": after, "id": world.ids["session_dora" if "chatSession" in template else "alice"]}
+        return {"after": after, "id": world.ids["session_dora" if "chatSession(" in template else "alice"]}
 
     after = None
     pages = 0
