@@ -173,15 +173,6 @@ def resolver_path(app: Any) -> Iterator[None]:
 
 
 @pytest.fixture
-def resolver_path(app: Any) -> Iterator[None]:
-    """Run the test's requests on the resolver path only (the compiled read path switched off), e.g. to count
-    the statements of its dataloaders."""
-    app.state.settings.compiled.enabled = False
-    yield
-    app.state.settings.compiled.enabled = True
-
-
-@pytest.fixture
 def gql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
     """POST a GraphQL document; returns the JSON body. `token=` signs the request in."""
 
