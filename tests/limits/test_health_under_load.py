@@ -1,0 +1,92 @@
+"""`/health` stays fast while the heaviest queries the limits allow are running (live uvicorn server)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from db.enums import Role
+from server.app import create_app
+from server.seed import seed_bulk
+from tests.conftest import test_settings as settings_with
+from tests.factories import make_user
+
+# cost 1 + 50 x (5 + (1 + 5 x 4) + (1 + 2 x (2 + 1 + 10 x 4))) = 5,651: under the limit, and a big answer
+HEAVY = """
+query Heavy {
+  customers(first: 50) { nodes { id firstName lastName email
+    requests(first: 5) { nodes { id body status } }
+    chatSessions(first: 2) { nodes { title messages(first: 10) { nodes { id body createdAt } } } } } }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live_base(database_url: str) -> Iterator[str]:
+    port = free_port()
+    application = create_app(settings_with(), database_url_override=database_url)
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+async def test_health_answers_quickly_during_heavy_queries(app: Any, database_url: str, live_base: str) -> None:
+    await asyncio.to_thread(seed_bulk, database_url, customers=50, progress=lambda _line: None)
+    admin = await make_user(app, Role.ADMIN)
+    headers = {"Authorization": f"Bearer {admin.token}"}
+    health: list[float] = []
+    heavy: list[float] = []
+    async with httpx.AsyncClient(base_url=live_base, timeout=60) as client:
+        first = await client.post("/graphql", json={"query": HEAVY}, headers=headers)
+        body = first.json()
+        assert "errors" not in body, body
+        assert len(body["data"]["customers"]["nodes"]) == 50
+        assert body["extensions"]["cost"] == 5651
+
+        async def run_heavy() -> None:
+            for _ in range(4):
+                started = time.perf_counter()
+                response = await client.post("/graphql", json={"query": HEAVY}, headers=headers)
+                assert response.status_code == 200
+                heavy.append(time.perf_counter() - started)
+
+        async def poll_health(until: asyncio.Task[Any]) -> None:
+            while not until.done():
+                started = time.perf_counter()
+                response = await client.get("/health")
+                assert response.status_code == 200
+                health.append(time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+
+        load = asyncio.ensure_future(asyncio.gather(*(run_heavy() for _ in range(4))))
+        await poll_health(load)
+        await load
+    assert len(health) >= 5
+    print(
+        f"/health during 16 heavy queries (median {statistics.median(heavy):.2f}s each): "
+        f"median {statistics.median(health) * 1000:.0f} ms, max {max(health) * 1000:.0f} ms over {len(health)} probes"
+    )
+    assert statistics.median(health) < 0.5
+    assert max(health) < 3.0
