@@ -39,7 +39,8 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def live_base(database_url: str) -> Iterator[str]:
     port = free_port()
-    application = create_app(settings_with(), database_url_override=database_url)
+    # the resolver path, where a heavy document holds the worker longest (the compiled path answers it in one statement)
+    application = create_app(settings_with(compiled__enabled=False), database_url_override=database_url)
     server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
