@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check node-deps audit-deps
+.PHONY: dev test lint typecheck pytest install schema bench clean graphiql graphiql-check node-deps audit-deps container-check
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ graphiql:   # rebuild server/graphiql_static/ from graphiql/ (needs Node; the re
 graphiql-check:   # rebuild into a temporary directory and compare with what is committed
 	cd graphiql && npm ci --no-audit --no-fund && rm -rf /tmp/cg-graphiql-check && node build.mjs /tmp/cg-graphiql-check
 	diff -r /tmp/cg-graphiql-check server/graphiql_static && echo "graphiql: committed build is reproducible"
+
+container-check: $(STAMP)   # build the Docker image and run it against a throwaway database (minutes)
+	CONTAINER_TEST=1 $(BIN)/pytest tests/container -q -rs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

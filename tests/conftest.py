@@ -207,7 +207,9 @@ def live_server(database_url: str) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    application = create_app(test_settings(), database_url_override=database_url)
+    settings = test_settings()
+    settings.app.public_url = f"http://127.0.0.1:{port}"  # links the server sends out (downloads) point at it
+    application = create_app(settings, database_url_override=database_url)
     config = uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
