@@ -50,23 +50,43 @@ async def editor_text(page: Any, selector: str) -> str:
     return text.replace("\u00a0", " ")
 
 
-async def type_into(page: Any, selector: str, text: str) -> None:
-    """Click into an editor, select everything, and type over it (inserted as text: no auto-closed brackets)."""
+async def type_into(page: Any, selector: str, text: str, *, stored_as: str | None = None) -> None:
+    """Click into an editor, select everything, and type over it (inserted as text: no auto-closed brackets).
+
+    With `stored_as`, then wait until GraphiQL has taken the edit in: it saves the query editor's text under
+    that localStorage key (debounced) once its own state has it. A click on Run before that can run what the
+    editor held a moment earlier — on a loaded machine, the empty document left by the Delete. (Headers are
+    not persisted; the query typed after them gives their edit the same time to settle.)"""
     await page.locator(f"{selector} .monaco-editor:visible").first.click()
     await page.keyboard.press("Control+A")
     await page.keyboard.press("Delete")
     await page.keyboard.insert_text(text)
+    if stored_as is None:
+        return
+    await page.wait_for_function(
+        "([key, text]) => localStorage.getItem(key) === text", arg=[stored_as, text], timeout=30_000
+    )
 
 
 async def run_and_wait(page: Any, expect: str) -> str:
     await page.locator(".graphiql-execute-button").click()
     result = ".graphiql-response"
-    await page.wait_for_function(
-        """([sel, expect]) => { const e = document.querySelector(sel + ' .view-lines');
-               return e && e.innerText.includes(expect); }""",
-        arg=[result, expect],
-        timeout=60_000,  # generous: the editor is slow to start on a loaded 2-core machine
-    )
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        await page.wait_for_function(
+            """([sel, expect]) => { const e = document.querySelector(sel + ' .view-lines');
+                   return e && e.innerText.includes(expect); }""",
+            arg=[result, expect],
+            timeout=60_000,  # generous: the editor is slow to start on a loaded 2-core machine
+        )
+    except PlaywrightTimeout:
+        # say what the page shows instead, so a failure in CI can be read without a rerun
+        shown = await page.evaluate(
+            "sel => { const e = document.querySelector(sel + ' .view-lines'); return e ? e.innerText : null; }", result
+        )
+        query = await editor_text(page, ".graphiql-query-editor")
+        raise AssertionError(f"waited 60 s for {expect!r}; the response pane shows {shown!r}; the query: {query!r}")
     return await editor_text(page, result)
 
 
@@ -116,6 +136,7 @@ async def test_sign_in_and_query_in_graphiql(app: Any, live_server: str) -> None
                     ".graphiql-query-editor",
                     f'mutation {{ login(input: {{email: "{admin.user.email}", password: "{PASSWORD}"}}) '
                     "{ token user { email role } errors { code } } }",
+                    stored_as="graphiql:query",
                 )
                 answer = await run_and_wait(page, '"token"')
                 token = re.search(r'"token":\s*"([^"]+)"', answer)  # the pane wraps long lines: drop the breaks
@@ -131,6 +152,7 @@ async def test_sign_in_and_query_in_graphiql(app: Any, live_server: str) -> None
                     page,
                     ".graphiql-query-editor",
                     "query Mine { me { email role } customers(first: 5) { totalCount nodes { firstName lastName } } }",
+                    stored_as="graphiql:query",
                 )
                 answer = await run_and_wait(page, '"Hopper"')
                 await page.screenshot(path=str(output_dir() / "graphiql.png"), full_page=True)
