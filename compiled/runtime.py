@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
-from graphql import GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, parse
 from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +29,7 @@ from strawberry.extensions import SchemaExtension
 from compiled import rules
 from compiled import sqltext as q
 from compiled.tree import Tree, Unplannable, build_tree
+from db.enums import Role
 from resolvers.viewer import Viewer
 
 log = logging.getLogger("customer_graph.compiled")
@@ -80,6 +82,26 @@ def compile_plan(tree: Tree, bounds: list[rules.Bound]) -> Plan:
     return Plan(f"SELECT {q.json_object(pairs)}::text", builder.order)
 
 
+@dataclass(frozen=True)
+class HotDocument:
+    """A (document, operation) the full pipeline has parsed, validated, measured and answered with one statement:
+    the next request that sends the same text goes straight to its statement (server/hot_path.py)."""
+
+    query: str
+    tree: Tree
+    document: DocumentNode
+    cost: int | None  # the query cost when it cannot change (no variables); else measured per request
+
+    @property
+    def operation_name(self) -> str | None:
+        name = self.tree.operation.name
+        return name.value if name is not None else None
+
+
+# The viewer's row, read on the same connection as the document's statement (columns as resolvers/auth.py reads).
+VIEWER_SQL = "SELECT role::text, customer_id, email_verified, is_active FROM users WHERE id = $1"
+
+
 class CompiledReads:
     """The compiled read path of one app: caches, statistics, and the statement runner."""
 
@@ -87,6 +109,10 @@ class CompiledReads:
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
+        self.hot: LRU[tuple[str, str | None], HotDocument] = LRU(cache_size)
+        # Called once per statement sent on the raw connection (SQLAlchemy's events do not see those): the server
+        # counts them with the rest (customer_graph_sql_statements_total).
+        self.on_statement: Callable[[], None] = _nothing
         self.stats: Counter[str] = Counter()
         self.served: Counter[tuple[str, str | None]] = Counter()  # (document, operation) -> requests served
 
@@ -151,6 +177,7 @@ class CompiledReads:
             async with engine.connect() as conn:
                 raw = await conn.get_raw_connection()
                 text: str = await raw.driver_connection.fetchval(plan.sql, *params)  # type: ignore[union-attr]
+                self.on_statement()
         except Exception as error:  # the resolver path answers a database failure as it always does
             log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
             self.stats["database error"] += 1
@@ -158,7 +185,50 @@ class CompiledReads:
         self.stats["planned"] += 1
         self.served[(query, operation_name)] += 1
         ctx.extra["compiled"] = True
+        document = execution_context.graphql_document
+        if (query, operation_name) not in self.hot.items and document is not None:
+            fixed = not tree.operation.variable_definitions
+            cost = ctx.extra.get("query_cost")
+            hot = HotDocument(query, tree, document, cost if fixed else None)
+            self.hot.put((query, operation_name), hot)
+            if sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) == 1:
+                self.hot.put((query, None), hot)  # the only operation: clients may leave `operationName` out
         return text
+
+    async def run_hot(
+        self, hot: HotDocument, raw_variables: dict[str, Any] | None, *, user_id: int, engine: AsyncEngine
+    ) -> tuple[str, Viewer] | None:
+        """A hot document for the token's user: its viewer's row and its statement on one pooled connection.
+        None when anything is not as the full pipeline would answer it with this statement (no such user, a
+        deactivated one, arguments it refuses, a database error): the request then takes the full pipeline."""
+        try:
+            async with engine.connect() as conn:
+                raw: Any = (await conn.get_raw_connection()).driver_connection
+                row = await raw.fetchrow(VIEWER_SQL, user_id)
+                self.on_statement()
+                if row is None or not row[3]:
+                    return None
+                viewer = Viewer(user_id=user_id, role=Role(row[0]), customer_id=row[1], email_verified=row[2])
+                try:
+                    bounds = self.bind(hot.tree, raw_variables, viewer)
+                except Unplannable as reason:
+                    self.stats[f"handed over: {reason}"] += 1
+                    return None
+                plan = self.plan(hot.query, hot.operation_name, viewer.role.value, hot.tree, bounds)
+                text: str = await raw.fetchval(plan.sql, *plan.parameters(bounds))
+                self.on_statement()
+        except Exception as error:  # the full pipeline answers a database failure as it always does
+            log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
+            self.stats["database error"] += 1
+            return None
+        self.stats["planned"] += 1
+        self.stats["hot"] += 1
+        self.served[(hot.query, hot.operation_name)] += 1
+        return text, viewer
+
+
+def _nothing() -> None:
+    pass
 
 
 def _is_http(request: Any) -> bool:

@@ -36,6 +36,7 @@ from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
+from server.hot_path import HotPath
 from server.http_rules import BodyLimit
 from server.persisted_queries import PersistedQueries
 from server.proxies import TrustedProxies
@@ -243,6 +244,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             app.state.sessionmaker, trusted_only=settings.limits.trusted_documents
         )
         app.state.head_revision = migrate.head_revision()
+        app.state.hot_path = HotPath(app.state, compiled)
         purging = retention.start(app.state, settings)
         outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
         app.state.relay = outbox.relay if outbox else None
@@ -260,6 +262,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             await engine.dispose()
 
     compiled = CompiledReads(cache_size=settings.compiled.cache_size)
+    compiled.on_statement = metrics.SQL_STATEMENTS.inc
     schema = build_schema(
         introspection=settings.limits.introspection,
         limits=Limits.from_settings(settings.limits),

@@ -160,6 +160,12 @@ class GraphQLHTTPRules:
             await super().__call__(scope, receive, send)  # type: ignore[misc]
             return
         request = Request(scope=scope, receive=receive)
+        hot = getattr(self.state, "hot_path", None) if scope["method"] == "POST" else None
+        if hot is not None:  # a compiled document seen before: answered without strawberry (server/hot_path.py)
+            hot_response = await hot.serve(request)
+            if hot_response is not None:
+                await hot_response(scope, receive, send)
+                return
         accept = request.headers.get("accept")
         try:
             response = await self.run(request)  # type: ignore[attr-defined]

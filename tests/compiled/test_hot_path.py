@@ -1,0 +1,210 @@
+"""The hot path (server/hot_path.py): a compiled document sent again is answered without strawberry, byte for
+byte as the full pipeline answers it — and every request it must not answer still gets the full pipeline's
+answer: a changed viewer, a bad token, arguments or a cost over the limits, persisted or registered documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+from db import models
+from db.enums import Role
+from resolvers.ids import to_global_id
+from tests.factories import make_customer, make_user
+
+ONE = "query One($id: ID!) { customer(id: $id) { id firstName lastName requests { totalCount } } }"
+PAGE = "{ customers(first: 5) { totalCount nodes { id lastName } } }"
+
+
+async def post(client: httpx.AsyncClient, body: dict[str, Any], token: str | None, **headers: str) -> httpx.Response:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return await client.post("/graphql", json=body, headers=headers)
+
+
+def hot_count(app: Any) -> int:
+    return int(app.state.compiled.stats["hot"])
+
+
+async def test_the_second_request_is_answered_by_the_hot_path_byte_for_byte(app, client):
+    # given an admin and a customer, and a document the full pipeline answers first
+    admin = await make_user(app, Role.ADMIN)
+    customer = await make_customer(app, first_name="Ada", last_name="Hot")
+    body = {"query": ONE + " # byte for byte", "variables": {"id": to_global_id("Customer", customer.id)}}
+    first = await post(client, body, admin.token)
+    hot = hot_count(app)
+
+    # when it is sent again, with and without the graphql-response media type
+    second = await post(client, body, admin.token)
+    third = await post(client, body, admin.token, accept="application/graphql-response+json")
+    full = await post(client, body, admin.token, accept="application/graphql-response+json")
+
+    # then the hot path answered both, with the full pipeline's bytes and media types
+    assert hot_count(app) == hot + 3
+    assert second.content == first.content
+    assert second.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert third.headers["content-type"] == full.headers["content-type"] == "application/graphql-response+json"
+    assert third.content == first.content
+    answer = second.json()
+    assert answer["data"]["customer"]["lastName"] == "Hot"
+    assert answer["extensions"]["cost"] > 0  # an ADMIN sees the query's cost, as on the full pipeline
+    assert "x-request-id" in second.headers
+
+
+async def test_the_hot_path_keeps_a_customers_row_scope(app, client):
+    # given two customers, one of them signed in
+    mine = await make_customer(app, last_name="Mine")
+    other = await make_customer(app, last_name="Other")
+    me = await make_user(app, Role.CUSTOMER, customer=mine)
+    query = ONE + " # row scope"
+    await post(client, {"query": query, "variables": {"id": to_global_id("Customer", mine.id)}}, me.token)
+    hot = hot_count(app)
+
+    # when the customer asks for itself and for the other customer on the hot path
+    own = await post(client, {"query": query, "variables": {"id": to_global_id("Customer", mine.id)}}, me.token)
+    foreign = await post(client, {"query": query, "variables": {"id": to_global_id("Customer", other.id)}}, me.token)
+    page = await post(client, {"query": PAGE + " # row scope"}, me.token)
+    page_again = await post(client, {"query": PAGE + " # row scope"}, me.token)
+
+    # then it sees itself only, and no cost (that is for ADMINs)
+    assert hot_count(app) == hot + 3
+    assert own.json() == {
+        "data": {
+            "customer": {
+                "id": to_global_id("Customer", mine.id),
+                "firstName": mine.first_name,
+                "lastName": "Mine",
+                "requests": {"totalCount": 0},
+            }
+        }
+    }
+    assert foreign.json() == {"data": {"customer": None}}
+    assert page_again.content == page.content
+    assert page_again.json()["data"]["customers"]["totalCount"] == 1
+
+
+async def test_a_deactivated_user_or_a_changed_role_is_seen_at_once(app, client):
+    # given a document made hot by an admin
+    admin = await make_user(app, Role.ADMIN)
+    body = {"query": PAGE + " # viewer changes"}
+    await post(client, body, admin.token)
+    assert (await post(client, body, admin.token)).json()["extensions"]["cost"] > 0
+
+    # when the admin becomes SALES, then is deactivated
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(models.User).where(models.User.id == admin.user.id).values(role="SALES"))
+        await session.commit()
+    as_sales = (await post(client, body, admin.token)).json()
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(models.User).where(models.User.id == admin.user.id).values(is_active=False))
+        await session.commit()
+    deactivated = (await post(client, body, admin.token)).json()
+
+    # then the role read with the statement decides (no cost for SALES), and a deactivated user is refused
+    assert "extensions" not in as_sales and "customers" in as_sales["data"]
+    assert deactivated["data"] is None
+    assert deactivated["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_requests_the_hot_path_must_not_answer_get_the_full_pipelines_answer(app, client):
+    # given a hot document
+    admin = await make_user(app, Role.ADMIN)
+    customer = await make_customer(app)
+    query = ONE + " # refusals"
+    good = {"query": query, "variables": {"id": to_global_id("Customer", customer.id)}}
+    await post(client, good, admin.token)
+    hot = hot_count(app)
+
+    # when it comes with a bad token, no token, or a persisted-query extension
+    forged = await post(client, good, admin.token[:-2] + "xx")
+    anonymous = await post(client, good, None)
+    persisted = await post(client, {**good, "extensions": {"persistedQuery": {"version": 1}}}, admin.token)
+
+    # then none was answered by the hot path, and each got the full pipeline's error
+    assert hot_count(app) == hot
+    assert forged.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert anonymous.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert persisted.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_odd_arguments_get_the_resolver_paths_answer(app, client):
+    # given a hot document
+    admin = await make_user(app, Role.ADMIN)
+    customer = await make_customer(app)
+    query = ONE + " # odd arguments"
+    await post(client, {"query": query, "variables": {"id": to_global_id("Customer", customer.id)}}, admin.token)
+    odd: list[Any] = [7, "bm9wZQ", to_global_id("Request", customer.id), "", None, {"id": 1}, "Q3VzdG9tZXI6" * 30]
+
+    # when odd ids come, on the hot path and then with the compiled path switched off
+    hot = [(await post(client, {"query": query, "variables": {"id": v}}, admin.token)).json() for v in odd]
+    app.state.settings.compiled.enabled = False
+    try:
+        resolved = [(await post(client, {"query": query, "variables": {"id": v}}, admin.token)).json() for v in odd]
+    finally:
+        app.state.settings.compiled.enabled = True
+
+    # then the answers are the resolver path's, errors and the admin's cost included
+    assert hot == resolved
+
+
+async def test_a_cost_over_the_limit_from_variables_is_refused_as_before(app, client):
+    # given a document whose page sizes come from variables, made hot with small pages
+    admin = await make_user(app, Role.ADMIN)
+    await make_customer(app)
+    query = (
+        "query Deep($n: Int) { requests(first: $n) { nodes { id customer { chatSessions(first: $n) { nodes { id "
+        "messages(first: $n) { nodes { id } } } } } } } }"
+    )
+    small = await post(client, {"query": query, "variables": {"n": 2}}, admin.token)
+    assert "errors" not in small.json(), small.json()
+    again = await post(client, {"query": query, "variables": {"n": 2}}, admin.token)
+    hot = hot_count(app)
+
+    # when the same document asks for the largest pages
+    large = await post(client, {"query": query, "variables": {"n": 50}}, admin.token)
+
+    # then the second small one was hot, the large one is refused by the query limits as on the full pipeline
+    assert again.content == small.content
+    assert hot_count(app) == hot
+    assert large.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+async def test_a_server_limited_to_registered_documents_never_answers_raw_text_hot(app, client):
+    # given a document made hot while raw documents were allowed
+    admin = await make_user(app, Role.ADMIN)
+    body = {"query": PAGE + " # registered only"}
+    await post(client, body, admin.token)
+    persisted = app.state.persisted_queries
+    hot = hot_count(app)
+
+    # when the server runs registered documents only
+    persisted.trusted_only = True
+    try:
+        refused = await post(client, body, admin.token)
+    finally:
+        persisted.trusted_only = False
+
+    # then the raw text is refused, as the full pipeline refuses it
+    assert hot_count(app) == hot
+    assert refused.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_switched_off_the_hot_path_is_off_too(app, client):
+    # given a hot document
+    admin = await make_user(app, Role.ADMIN)
+    body = {"query": PAGE + " # switched off"}
+    await post(client, body, admin.token)
+    hot = hot_count(app)
+
+    # when the compiled path is switched off
+    app.state.settings.compiled.enabled = False
+    try:
+        off = await post(client, body, admin.token)
+    finally:
+        app.state.settings.compiled.enabled = True
+
+    # then the resolver path answered
+    assert hot_count(app) == hot
+    assert "customers" in off.json()["data"]
