@@ -92,8 +92,6 @@ def cmd_register_documents(args: argparse.Namespace) -> int:
 def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     import uvicorn
 
-    from server.http_protocol import HttpProtocol
-
     uvicorn.run(
         "server.main:app",
         host=host,
@@ -103,7 +101,7 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         log_config=None,
         proxy_headers=False,  # X-Forwarded-For only from APP_TRUSTED_PROXIES: server/proxies.py
         loop="uvloop",  # both come with uvicorn[standard]; named so a missing one fails loudly, not slowly
-        http=HttpProtocol,  # httptools, each response written in one piece (server/http_protocol.py)
+        http="httptools",
         ws="websockets-sansio",
     )
 
