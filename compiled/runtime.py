@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
@@ -83,7 +83,10 @@ def compile_plan(tree: Tree, bounds: list[rules.Bound]) -> Plan:
 class CompiledReads:
     """The compiled read path of one app: caches, statistics, and the statement runner."""
 
-    def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
+    def __init__(
+        self, *, cache_size: int = 500, schema: GraphQLSchema | None = None, enabled: Callable[[], bool] = lambda: True
+    ) -> None:
+        self.enabled = enabled  # asked per operation: the server's COMPILED_ENABLED, which may change at runtime
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
@@ -175,7 +178,7 @@ class CompiledReadsExtension(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         ec = self.execution_context
         ctx = ec.context
-        if not ec.result and ctx is not None and ctx.settings.compiled.enabled:
+        if not ec.result and ctx is not None and self.runtime.enabled():
             text = await self.runtime.run(ec)
             if text is not None:
                 # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).

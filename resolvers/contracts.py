@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlmodel import col
@@ -35,11 +35,9 @@ from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.settings import ResolverSettings
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
-
-if TYPE_CHECKING:
-    from server.settings import Settings
 
 log = logging.getLogger("customer_graph.contracts")
 EDITORS = (Role.ADMIN, Role.SALES)
@@ -73,7 +71,7 @@ async def visible_contract(ctx: RequestContext, *, contract_id: int) -> models.C
     return contract  # type: ignore[no-any-return]
 
 
-def _signing_key(settings: Settings) -> bytes:
+def _signing_key(settings: ResolverSettings) -> bytes:
     auth = settings.auth
     material = auth.jwt_secret if auth.jwt_algorithm == "HS256" else (auth.jwt_private_key or auth.jwt_secret)
     return hmac.new(material.encode(), _PURPOSE, hashlib.sha256).digest()
@@ -84,12 +82,12 @@ def _signature(key: bytes, message: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def sign_download_token(settings: Settings, *, contract_id: int, expires_at: int) -> str:
+def sign_download_token(settings: ResolverSettings, *, contract_id: int, expires_at: int) -> str:
     message = f"{contract_id}.{expires_at}"
     return f"{message}.{_signature(_signing_key(settings), message)}"
 
 
-def verify_download_token(settings: Settings, token: str, *, now: float | None = None) -> int | None:
+def verify_download_token(settings: ResolverSettings, token: str, *, now: float | None = None) -> int | None:
     """The contract id a token grants, or None when it is malformed, forged or expired."""
     parts = token.split(".") if isinstance(token, str) and len(token) <= 200 else []
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
@@ -278,7 +276,7 @@ class DownloadGone(Exception):
     """404: the contract (or its object) no longer exists."""
 
 
-async def open_download(settings: Any, sessionmaker: Any, store: Storage, token: str) -> Download:
+async def open_download(settings: ResolverSettings, sessionmaker: Any, store: Storage, token: str) -> Download:
     """What `/files/{token}` streams: the token is the permission (no bearer token needed)."""
     contract_id = verify_download_token(settings, token)
     if contract_id is None:

@@ -9,7 +9,7 @@ recipient, an unknown topic — raises `PermanentFailure` and is marked dead wit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,11 +26,9 @@ from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, not_found
 from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.settings import ResolverSettings
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
-
-if TYPE_CHECKING:
-    from server.settings import Settings
 
 CUSTOMER_CREATED = "email.customer_created"  # -> the sales list (EMAIL_SALES_RECIPIENTS)
 VERIFY_EMAIL = "email.verify_email"  # -> the new account's address
@@ -69,7 +67,7 @@ async def customer_has_email(session: AsyncSession, customer_id: int) -> bool:
 # --- composing the email a row stands for (at delivery) -------------------------------------------------
 
 
-async def compose(session: AsyncSession, settings: Settings, row: Any) -> EmailMessage:
+async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -> EmailMessage:
     """The email for one outbox row (`row`: id, topic, payload, idempotency_key)."""
     payload: dict[str, Any] = row.payload if isinstance(row.payload, dict) else {}
     key = str(row.idempotency_key)

@@ -259,7 +259,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 await outbox.stop()
             await engine.dispose()
 
-    compiled = CompiledReads(cache_size=settings.compiled.cache_size)
+    compiled = CompiledReads(cache_size=settings.compiled.cache_size, enabled=lambda: settings.compiled.enabled)
     schema = build_schema(
         introspection=settings.limits.introspection,
         limits=Limits.from_settings(settings.limits),
