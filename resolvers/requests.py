@@ -1,6 +1,7 @@
 """Support requests: lists, lookups, nested connections, and the lifecycle (API.md, "Request lifecycle").
 
-The lifecycle is the one table `LIFECYCLE` below. Every move locks the row (SELECT … FOR UPDATE) and then
+The lifecycle is the one table `LIFECYCLE` below, keyed by (from, to) status; each entry names its `Transition`
+(schema/requests.py maps the mutations onto them). Every move locks the row (SELECT … FOR UPDATE) and then
 writes with a conditional `UPDATE … WHERE status = <seen> AND version = <seen>`, so of two racing moves
 exactly one wins; the other re-reads the new status and gets INVALID_TRANSITION (or CONFLICT).
 """
@@ -45,9 +46,16 @@ class Actor(StrEnum):
     SELF_ASSIGN = "SELF_ASSIGN"  # an OPERATOR assigning the request to itself
 
 
+class Transition(StrEnum):
+    """The lifecycle's actions."""
+
+    ASSIGN = "ASSIGN"  # give the request to a handler: it goes IN_PROGRESS
+    CHANGE_STATUS = "CHANGE_STATUS"  # complete, reject, or hand back to PENDING
+
+
 @dataclass(frozen=True)
 class Move:
-    mutation: str
+    transition: Transition
     by: frozenset[Actor]
     needs_comment: bool = False
     unassigns: bool = False
@@ -55,15 +63,16 @@ class Move:
 
 _A = Actor
 _S = RequestStatus
+_T = Transition
 LIFECYCLE: dict[tuple[RequestStatus, RequestStatus], Move] = {
-    (_S.PENDING, _S.IN_PROGRESS): Move("assignRequest", frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
-    (_S.IN_PROGRESS, _S.IN_PROGRESS): Move("assignRequest", frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
-    (_S.IN_PROGRESS, _S.COMPLETED): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN})),
+    (_S.PENDING, _S.IN_PROGRESS): Move(_T.ASSIGN, frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
+    (_S.IN_PROGRESS, _S.IN_PROGRESS): Move(_T.ASSIGN, frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
+    (_S.IN_PROGRESS, _S.COMPLETED): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN})),
     (_S.PENDING, _S.REJECTED): Move(
-        "changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN, _A.ANY_OPERATOR}), needs_comment=True
+        _T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN, _A.ANY_OPERATOR}), needs_comment=True
     ),
-    (_S.IN_PROGRESS, _S.REJECTED): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN}), needs_comment=True),
-    (_S.IN_PROGRESS, _S.PENDING): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN}), unassigns=True),
+    (_S.IN_PROGRESS, _S.REJECTED): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN}), needs_comment=True),
+    (_S.IN_PROGRESS, _S.PENDING): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN}), unassigns=True),
 }
 
 
@@ -80,14 +89,14 @@ def actors(viewer: Viewer, row: models.SupportRequest, *, assignee_id: int | Non
     return frozenset(found)
 
 
-def find_move(row: models.SupportRequest, target: RequestStatus, mutation: str) -> Move:
+def find_move(row: models.SupportRequest, target: RequestStatus, transition: Transition) -> Move:
     """The lifecycle entry for this move, or INVALID_TRANSITION (reported alone, before any other check)."""
     current = RequestStatus(row.status)
     move = LIFECYCLE.get((current, target))
     if row.archived_at is not None:
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, "An archived request cannot change.")
-    if move is None or move.mutation != mutation:
-        field = ["status"] if mutation == "changeRequestStatus" else None
+    if move is None or move.transition != transition:
+        field = ["status"] if transition == Transition.CHANGE_STATUS else None
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, f"A request cannot go from {current} to {target}.", field)
     return move
 
@@ -350,7 +359,7 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
         assignee = await session.get(models.User, assignee_pk) if assignee_pk is not None else None
         if assignee is None or assignee.role not in STAFF_ROLES:
             raise not_found("Operator", ["operatorId"])
-        move = find_move(row, RequestStatus.IN_PROGRESS, "assignRequest")
+        move = find_move(row, RequestStatus.IN_PROGRESS, Transition.ASSIGN)
         if not move.by & actors(viewer, row, assignee_id=assignee.id):
             raise DomainError.one(
                 ErrorCode.FORBIDDEN, "An operator may assign requests only to itself.", ["operatorId"]
@@ -379,7 +388,7 @@ async def change_request_status(
         raise DomainError.one(ErrorCode.VALIDATION, "Use assignRequest to put a request in progress.", ["status"])
     async with unit_of_work(ctx) as uow:
         row = await _locked_visible(uow.session, viewer, request_id, "requestId")
-        move = find_move(row, target, "changeRequestStatus")
+        move = find_move(row, target, Transition.CHANGE_STATUS)
         if not move.by & actors(viewer, row):
             raise DomainError.one(
                 ErrorCode.FORBIDDEN, "Only the assigned operator or an ADMIN may make this change.", ["requestId"]

@@ -15,6 +15,12 @@ from schema.enums import RequestStatus
 from schema.node import register_node
 from schema.pagination import Connection
 
+# The lifecycle's transitions (resolvers/requests.py, `LIFECYCLE`) by the mutation that makes them.
+MUTATION_TRANSITIONS = {
+    "assignRequest": requests_resolvers.Transition.ASSIGN,
+    "changeRequestStatus": requests_resolvers.Transition.CHANGE_STATUS,
+}
+
 if TYPE_CHECKING:
     from schema.customers import Customer
     from schema.operators import Operator
