@@ -28,12 +28,12 @@ from sqlmodel import col
 from db import models
 from db.enums import Role
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from integrations.storage import ObjectMissing, Storage, StorageUnavailable, new_key
 from resolvers import files, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
 from resolvers.settings import ResolverSettings
 from resolvers.unit_of_work import unit_of_work
@@ -168,7 +168,9 @@ async def discard_object(store: Storage, key: str) -> None:
         log.warning("could not remove an unreferenced stored object", extra={"key": key, "error": type(error).__name__})
 
 
-async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any, title: str | None) -> models.Contract:
+async def upload_contract(
+    ctx: RequestContext, *, customer_id: int | None, upload: Any, title: str | None
+) -> models.Contract:
     """Store the file, then insert its row and audit record in one transaction."""
     viewer = require_role(ctx.viewer, *EDITORS)
     store: Storage = ctx.services.storage
@@ -189,8 +191,7 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
         raise storage_unavailable(ctx)
     try:
         async with unit_of_work(ctx) as uow:
-            pk = decode_id(customer_id, "Customer")
-            locked = select(models.Customer).where(col(models.Customer.id) == pk).with_for_update(read=True)
+            locked = select(models.Customer).where(col(models.Customer.id) == customer_id).with_for_update(read=True)
             customer = (await uow.session.scalars(locked)).first()
             if customer is None or customer.erased_at is not None:  # erased meanwhile
                 raise DomainError.one(
@@ -214,7 +215,7 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
                 entity_id=row.id,
                 # never the file, its name or its title: those can be personal
                 details={
-                    "customerId": to_global_id("Customer", customer.id),  # type: ignore[arg-type]
+                    "customerId": entity_ref("Customer", customer.id),  # type: ignore[arg-type]
                     "contentType": facts.content_type,
                     "size": facts.size,
                     "sha256": facts.sha256,
@@ -228,11 +229,10 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
     return row
 
 
-async def delete_contract(ctx: RequestContext, *, global_id: str) -> models.Contract:
+async def delete_contract(ctx: RequestContext, *, pk: int | None) -> models.Contract:
     """Remove the row and its object together; returns the contract as it was."""
     viewer = require_role(ctx.viewer, *EDITORS)
     store: Storage = ctx.services.storage
-    pk = decode_id(global_id, "Contract")
     async with unit_of_work(ctx) as uow:
         row = None
         if pk is not None:
@@ -245,7 +245,7 @@ async def delete_contract(ctx: RequestContext, *, global_id: str) -> models.Cont
             action="contract.deleted",
             entity="Contract",
             entity_id=row.id,
-            details={"customerId": to_global_id("Customer", row.customer_id), "sha256": row.sha256},
+            details={"customerId": entity_ref("Customer", row.customer_id), "sha256": row.sha256},
         )
         await uow.session.flush()
         try:

@@ -22,11 +22,11 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from resolvers import audit, events, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
@@ -125,22 +125,20 @@ async def list_requests(
     ctx: RequestContext,
     *,
     status: RequestStatus | None = None,
-    customer_id: str | None = None,
-    operator_id: str | None = None,
+    customer_id: int | None = None,
+    operator_id: int | None = None,
     include_archived: bool = False,
     first: int | None = None,
     after: str | None = None,
 ) -> Page[models.SupportRequest]:
-    """IDs in the filter that are not customers/operators match nothing (an empty list, not an error)."""
+    """`customer_id`/`operator_id`: None is no filter; an id no row has matches nothing (not an error)."""
     viewer = require_viewer(ctx.viewer)
     req = page_request(ORDERING, first=first, after=after)
     conditions = visible_conditions(viewer) + _filters(status, include_archived)
     if customer_id is not None:
-        pk = decode_id(customer_id, "Customer")
-        conditions.append(col(_R.customer_id) == pk if pk is not None else false())
+        conditions.append(col(_R.customer_id) == customer_id)
     if operator_id is not None:
-        pk = decode_id(operator_id, "Operator", "User")
-        conditions.append(col(_R.processed_by_id) == pk if pk is not None else false())
+        conditions.append(col(_R.processed_by_id) == operator_id)
     stmt = select(_R).where(*conditions)
     return await fetch_list(ctx.loaders, stmt, ORDERING, req, model=_R)
 
@@ -154,9 +152,9 @@ async def visible_request(ctx: RequestContext, *, pk: int) -> models.SupportRequ
     return row
 
 
-async def get_request(ctx: RequestContext, *, global_id: str) -> models.SupportRequest | None:
+async def get_request(ctx: RequestContext, *, pk: int | None) -> models.SupportRequest | None:
+    """`pk` None: the caller's ID named no request."""
     require_viewer(ctx.viewer)
-    pk = decode_id(global_id, "Request")
     return None if pk is None else await visible_request(ctx, pk=pk)
 
 
@@ -271,14 +269,13 @@ async def processed_by(ctx: RequestContext, *, request: models.SupportRequest) -
 def _snapshot(row: models.SupportRequest) -> dict[str, Any]:
     return {
         "status": row.status,
-        "processed_by": to_global_id("Operator", row.processed_by_id) if row.processed_by_id else None,
+        "processed_by": entity_ref("Operator", row.processed_by_id) if row.processed_by_id else None,
         "resolution_comment": row.resolution_comment,
         "archived_at": row.archived_at,
     }
 
 
-async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str, field: str) -> models.SupportRequest:
-    pk = decode_id(global_id, "Request")
+async def _locked_visible(session: AsyncSession, viewer: Viewer, pk: int | None, field: str) -> models.SupportRequest:
     if pk is None:
         raise not_found("Request", [field])
     row = (await session.scalars(select(_R).where(col(_R.id) == pk).with_for_update())).first()
@@ -307,7 +304,7 @@ def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.Sup
         entity="Request",
         entity_id=row.id,
         details={
-            "customer": to_global_id("Customer", row.customer_id),
+            "customer": entity_ref("Customer", row.customer_id),
             "changes": audit.changes(before, _snapshot(row), AUDITED_FIELDS),
         },
     )
@@ -316,7 +313,7 @@ def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.Sup
     uow.forget_lists("requests_by_", "open_requests_by_")
 
 
-async def create_request(ctx: RequestContext, *, customer_id: str, body: str) -> models.SupportRequest:
+async def create_request(ctx: RequestContext, *, customer_id: int | None, body: str) -> models.SupportRequest:
     """Staff for any visible customer, a CUSTOMER for itself; a new request is PENDING."""
     viewer = require_viewer(ctx.viewer)
     errors = Validation()
@@ -337,7 +334,7 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
             entity="Request",
             entity_id=row.id,
             details={
-                "customer": to_global_id("Customer", customer.id),
+                "customer": entity_ref("Customer", customer.id),
                 "body_length": len(row.body),
                 "changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS),
             },
@@ -349,10 +346,12 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
     return row
 
 
-async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: str) -> models.SupportRequest:
+async def assign_request(
+    ctx: RequestContext, *, request_id: int | None, operator_id: int | None
+) -> models.SupportRequest:
     """ADMIN assigns anyone who handles requests; an OPERATOR assigns itself. Sets IN_PROGRESS."""
     viewer = require_role(ctx.viewer, *HANDLERS)
-    assignee_pk = decode_id(operator_id, "Operator", "User")
+    assignee_pk = operator_id
     async with unit_of_work(ctx) as uow:
         session = uow.session
         row = await _locked_visible(session, viewer, request_id, "requestId")
@@ -379,7 +378,7 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
 
 
 async def change_request_status(
-    ctx: RequestContext, *, request_id: str, status: RequestStatus, resolution_comment: str | None
+    ctx: RequestContext, *, request_id: int | None, status: RequestStatus, resolution_comment: str | None
 ) -> models.SupportRequest:
     """COMPLETED, REJECTED (with a comment) or back to PENDING (un-assigns), as LIFECYCLE allows."""
     viewer = require_role(ctx.viewer, *HANDLERS)
@@ -414,11 +413,11 @@ async def change_request_status(
     return updated
 
 
-async def archive_request(ctx: RequestContext, *, global_id: str) -> models.SupportRequest:
+async def archive_request(ctx: RequestContext, *, pk: int | None) -> models.SupportRequest:
     """ADMIN or OPERATOR; hides the request from every list and count unless `includeArchived`."""
     viewer = require_role(ctx.viewer, *HANDLERS)
     async with unit_of_work(ctx) as uow:
-        row = await _locked_visible(uow.session, viewer, global_id, "id")
+        row = await _locked_visible(uow.session, viewer, pk, "id")
         if row.archived_at is not None:
             raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The request is already archived.", ["id"])
         before = _snapshot(row)

@@ -53,9 +53,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.enums import AuditStatus
 from db.loaders import Loaders
 from db.models import AuditRecord, OutboxMessage
+from db.refs import entity_ref
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.ids import to_global_id
 
 log = logging.getLogger("customer_graph.unit_of_work")
 
@@ -150,7 +150,7 @@ class UnitOfWork:
         row = AuditRecord(
             action=action,
             entity_type=entity,
-            entity_id=to_global_id(entity, entity_id) if isinstance(entity_id, int) else entity_id,
+            entity_id=entity_ref(entity, entity_id) if isinstance(entity_id, int) else entity_id,
             actor_id=who.user_id,
             actor_label=who.label,
             status=AuditStatus(status).value,
