@@ -18,7 +18,7 @@ What it owns, so mutations never repeat it by hand:
   back — the entity, its audit row, its outbox rows and its notifications appear together or not at all.
 - **The audit row** (`uow.audit`): the only place an `AuditRecord` is built. The actor is the viewer of the request
   (or the system actor of a CLI command), keys in `SECRET_KEYS` never reach `details`, an integer `entity_id`
-  becomes the entity's global ID.
+  becomes the entity's stored reference (db/refs.py).
 - **The outbox row** (`uow.outbox`): the only place an `OutboxMessage` is built; the relay delivers it after
   commit, at least once.
 - **Unique violations → CONFLICT.** An `IntegrityError` for a unique constraint, raised while flushing or at
@@ -143,8 +143,8 @@ class UnitOfWork:
         status: AuditStatus = AuditStatus.SUCCESS,
         actor: Actor | None = None,
     ) -> AuditRecord:
-        """Add the audit row for this work: `action` "<entity>.<verb>", `entity` the GraphQL type name,
-        `entity_id` its primary key (made a global ID) or a global ID. `actor` overrides the work's actor
+        """Add the audit row for this work: `action` "<entity>.<verb>", `entity` the entity's type name,
+        `entity_id` its primary key (made a reference, db/refs.py) or a reference. `actor` overrides the work's actor
         (signup: the new user acts on itself)."""
         who = actor or self.actor
         row = AuditRecord(
