@@ -83,11 +83,10 @@ def compile_plan(tree: Tree, bounds: list[rules.Bound]) -> Plan:
 class CompiledReads:
     """The compiled read path of one app: caches, statistics, and the statement runner."""
 
-    def __init__(
-        self, *, cache_size: int = 500, schema: GraphQLSchema | None = None, enabled: Callable[[], bool] = lambda: True
-    ) -> None:
-        self.enabled = enabled  # asked per operation: the server's COMPILED_ENABLED, which may change at runtime
+    def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
+        # Asked per operation; the server makes it read COMPILED_ENABLED, which may change while it runs.
+        self.enabled: Callable[[], bool] = lambda: True
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
         self.stats: Counter[str] = Counter()

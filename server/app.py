@@ -259,13 +259,14 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 await outbox.stop()
             await engine.dispose()
 
-    compiled = CompiledReads(cache_size=settings.compiled.cache_size, enabled=lambda: settings.compiled.enabled)
+    compiled = CompiledReads(cache_size=settings.compiled.cache_size)
     schema = build_schema(
         introspection=settings.limits.introspection,
         limits=Limits.from_settings(settings.limits),
         extra_extensions=(compiled_extension(compiled),),
     )
     compiled.schema = schema._schema
+    compiled.enabled = lambda: settings.compiled.enabled
     graphql_app = GraphQLApp(
         schema,
         state=None,
