@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
@@ -86,7 +86,7 @@ class CompiledReads:
     def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
         # Asked per operation; the server makes it read COMPILED_ENABLED, which may change while it runs.
-        self.enabled: Callable[[], bool] = lambda: True
+        self.enabled = lambda: True
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
         self.stats: Counter[str] = Counter()
