@@ -174,7 +174,7 @@ async def _ids(url: str) -> tuple[int, int, str]:
     from sqlalchemy import text
 
     from db.engine import create_engine
-    from resolvers.ids import to_global_id
+    from schema.ids import to_global_id
 
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:

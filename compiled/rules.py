@@ -25,9 +25,9 @@ from resolvers import customers as customers_resolvers
 from resolvers import operators as operators_resolvers
 from resolvers import requests as requests_resolvers
 from resolvers.errors import BadUserInput
-from resolvers.ids import decode_id
 from resolvers.pagination import page_request
 from resolvers.viewer import Viewer
+from schema.ids import decode_id
 
 INT64 = 2**63
 OPEN_STATUSES = ", ".join(q.literal(s.value) for s in OPEN_REQUEST_STATUSES)

@@ -107,6 +107,8 @@ class CompiledReads:
 
     def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
+        # Asked per operation; the server makes it read COMPILED_ENABLED, which may change while it runs.
+        self.enabled = lambda: True
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
         self.hot: LRU[tuple[str, str | None], HotDocument] = LRU(cache_size)
@@ -245,7 +247,7 @@ class CompiledReadsExtension(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
         ec = self.execution_context
         ctx = ec.context
-        if not ec.result and ctx is not None and ctx.settings.compiled.enabled:
+        if not ec.result and ctx is not None and self.runtime.enabled():
             text = await self.runtime.run(ec)
             if text is not None:
                 # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).

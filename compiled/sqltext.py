@@ -1,6 +1,6 @@
 """SQL text that reproduces, byte for byte, what the resolver path serialises: global IDs, DateTimes, cursors.
 
-- Global ID: base64url("<Type>:<pk>") without padding (resolvers/ids.py). PostgreSQL's base64 uses `+/` and
+- Global ID: base64url("<Type>:<pk>") without padding (schema/ids.py). PostgreSQL's base64 uses `+/` and
   wraps lines after 76 characters: `translate` maps the alphabet and drops the newlines.
 - DateTime: Python's `isoformat()` of an aware UTC datetime: six fraction digits, or none when the
   microseconds are zero; always `+00:00`.

@@ -21,7 +21,6 @@ from integrations.ai import AIAuthFailed, AIService, AIUnavailable, Completion, 
 from resolvers.chat import visible_session
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.ids import decode_id
 from resolvers.requests import visible_request
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_staff
@@ -95,9 +94,9 @@ async def _call(
     return AiText(text=completion.text, model=completion.model)
 
 
-async def summarize_chat_session(ctx: RequestContext, *, session_id: str) -> AiText:
+async def summarize_chat_session(ctx: RequestContext, *, session_id: int | None) -> AiText:
     require_staff(ctx.viewer)
-    pk = decode_id(session_id, "ChatSession")
+    pk = session_id
     chat = await visible_session(ctx, session_id=pk) if pk is not None else None
     if chat is None:
         raise not_found("Chat session", ["sessionId"])
@@ -127,9 +126,9 @@ def _request_line(row: models.SupportRequest) -> Line:
     return Line(f"Request, {row.status}", text)
 
 
-async def suggest_request_reply(ctx: RequestContext, *, request_id: str) -> AiText:
+async def suggest_request_reply(ctx: RequestContext, *, request_id: int | None) -> AiText:
     require_staff(ctx.viewer)
-    pk = decode_id(request_id, "Request")
+    pk = request_id
     request = await visible_request(ctx, pk=pk) if pk is not None else None
     if request is None:
         raise not_found("Request", ["requestId"])

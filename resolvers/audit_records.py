@@ -11,7 +11,7 @@ from enum import Enum
 from typing import Any
 
 import orjson
-from sqlalchemy import false, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from db import models
@@ -21,7 +21,6 @@ from db.paging import Ordering, Page
 from resolvers import audit
 from resolvers.context import RequestContext
 from resolvers.errors import Validation, not_found
-from resolvers.ids import decode_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
@@ -50,7 +49,7 @@ async def audit_records(
     *,
     entity_type: str | None = None,
     entity_id: str | None = None,
-    actor_id: str | None = None,
+    actor_id: int | None = None,
     action: str | None = None,
     occurred_from: datetime | None = None,
     occurred_to: datetime | None = None,
@@ -59,7 +58,8 @@ async def audit_records(
     last: int | None = None,
     before: str | None = None,
 ) -> Page[models.AuditRecord]:
-    """Filters combine with AND; `from` is inclusive, `to` exclusive. ADMIN only."""
+    """Filters combine with AND; `from` is inclusive, `to` exclusive. ADMIN only. `entity_id` is a stored
+    reference (db/refs.py); `actor_id` a user's id (one no user has matches nothing)."""
     require_role(ctx.viewer, Role.ADMIN)
     request = page_request(AUDIT_NEWEST_FIRST, first=first, after=after, last=last, before=before)
     stmt = select(models.AuditRecord)
@@ -68,9 +68,7 @@ async def audit_records(
     if entity_id is not None:
         stmt = stmt.where(col(models.AuditRecord.entity_id) == entity_id)
     if actor_id is not None:
-        # Operators are users: either global ID names the same actor. Any other ID matches nothing.
-        pk = decode_id(actor_id, "User", "Operator")
-        stmt = stmt.where(col(models.AuditRecord.actor_id) == pk) if pk is not None else stmt.where(false())
+        stmt = stmt.where(col(models.AuditRecord.actor_id) == actor_id)
     if action is not None:
         stmt = stmt.where(col(models.AuditRecord.action) == action)
     if occurred_from is not None:
@@ -80,10 +78,9 @@ async def audit_records(
     return await fetch_list(ctx.loaders, stmt, AUDIT_NEWEST_FIRST, request, model=models.AuditRecord)
 
 
-async def audit_record(ctx: RequestContext, *, id: str) -> models.AuditRecord | None:
-    """ADMIN only (others: FORBIDDEN); null for an unknown ID."""
+async def audit_record(ctx: RequestContext, *, pk: int | None) -> models.AuditRecord | None:
+    """ADMIN only (others: FORBIDDEN); null for an unknown ID (`pk` None)."""
     require_role(ctx.viewer, Role.ADMIN)
-    pk = decode_id(id, "AuditRecord")
     return None if pk is None else await ctx.loaders.by_id(models.AuditRecord).load(pk)
 
 
@@ -163,8 +160,7 @@ async def create_audit_record(
     return row
 
 
-async def _locked(session: Any, id: str) -> models.AuditRecord:
-    pk = decode_id(id, "AuditRecord")
+async def _locked(session: Any, pk: int | None) -> models.AuditRecord:
     row = None
     if pk is not None:
         stmt = select(models.AuditRecord).where(col(models.AuditRecord.id) == pk).with_for_update()
@@ -177,7 +173,7 @@ async def _locked(session: Any, id: str) -> models.AuditRecord:
 async def update_audit_record(
     ctx: RequestContext,
     *,
-    id: str,
+    pk: int | None,
     status: str | None | Keep = KEEP,
     details: Any = KEEP,
 ) -> models.AuditRecord:
@@ -187,7 +183,7 @@ async def update_audit_record(
     new_status = _status(v, status) if isinstance(status, str) else None
     new_details = _details(v, details) if details is not KEEP else None
     async with unit_of_work(ctx) as uow:
-        row = await _locked(uow.session, id)
+        row = await _locked(uow.session, pk)
         v.raise_if_any()
         before = {"status": row.status, "details": row.details}
         if new_status is not None:
@@ -205,11 +201,11 @@ async def update_audit_record(
     return row
 
 
-async def delete_audit_record(ctx: RequestContext, *, id: str) -> models.AuditRecord:
+async def delete_audit_record(ctx: RequestContext, *, pk: int | None) -> models.AuditRecord:
     """Deletes the record; the payload returns it as it was."""
     require_role(ctx.viewer, Role.ADMIN)
     async with unit_of_work(ctx) as uow:
-        row = await _locked(uow.session, id)
+        row = await _locked(uow.session, pk)
         assert row.id is not None
         await uow.session.delete(row)
         uow.audit(action="audit_record.deleted", entity="AuditRecord", entity_id=row.id, details=_summary(row))

@@ -19,6 +19,7 @@ from sqlmodel import col
 from db import models
 from db.enums import STAFF_ROLES, AuditStatus, Role
 from db.loaders import Loaders
+from db.refs import entity_ref
 from integrations.auth import passwords
 from integrations.auth.tokens import TokenError
 from resolvers import events, outbox, validators
@@ -26,7 +27,6 @@ from resolvers import login_throttle as throttle
 from resolvers import users as users_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
-from resolvers.ids import to_global_id
 from resolvers.unit_of_work import Actor, UnitOfWork, changes, system_unit_of_work, unit_of_work
 from resolvers.viewer import Viewer
 
@@ -320,7 +320,7 @@ async def signup(
             action="user.signed_up",
             entity="User",
             entity_id=user.id,
-            details={"customerId": to_global_id("Customer", customer.id), "role": Role.CUSTOMER.value},
+            details={"customerId": entity_ref("Customer", customer.id), "role": Role.CUSTOMER.value},
             actor=_acting_in(ctx, user),
         )
         uow.prime(models.Customer, customer)

@@ -19,11 +19,11 @@ from sqlmodel import col
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, Role
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from resolvers import audit, events, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
@@ -60,9 +60,8 @@ async def visible_session(ctx: RequestContext, *, session_id: int) -> models.Cha
     return _visible(ctx.viewer, await ctx.loaders.by_id(models.ChatSession).load(session_id))
 
 
-async def chat_session(ctx: RequestContext, *, id: str) -> models.ChatSession | None:
+async def chat_session(ctx: RequestContext, *, pk: int | None) -> models.ChatSession | None:
     require_viewer(ctx.viewer)
-    pk = decode_id(id, "ChatSession")
     return None if pk is None else await visible_session(ctx, session_id=pk)
 
 
@@ -142,7 +141,7 @@ async def session_messages(
 # --- mutations ---------------------------------------------------------------------------------------
 
 
-async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: str) -> models.ChatSession:
+async def start_chat_session(ctx: RequestContext, *, customer_id: int | None, title: str) -> models.ChatSession:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
     clean_title = validators.text(v, "title", title, label="The title", maximum=TITLE_MAX)
@@ -159,7 +158,7 @@ async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: st
             action="chat_session.started",
             entity="ChatSession",
             entity_id=chat.id,
-            details={"customerId": to_global_id("Customer", customer.id), "status": chat.status},
+            details={"customerId": entity_ref("Customer", customer.id), "status": chat.status},
         )
         uow.prime(models.ChatSession, chat)
         uow.forget_lists(CUSTOMER_SESSIONS)
@@ -189,11 +188,11 @@ async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str
     v.raise_if_any()
 
 
-async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) -> models.ChatMessage:
+async def post_chat_message(ctx: RequestContext, *, session_id: int | None, body: str) -> models.ChatMessage:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
     clean_body = validators.text(v, "body", body, label="The message", maximum=BODY_MAX)
-    pk = decode_id(session_id, "ChatSession")
+    pk = session_id
     async with unit_of_work(ctx) as uow:
         session = uow.session
         chat = None
@@ -226,7 +225,7 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
             entity="ChatMessage",
             entity_id=message.id,
             details={
-                "sessionId": to_global_id("ChatSession", chat.id),
+                "sessionId": entity_ref("ChatSession", chat.id),
                 "sender": message.sender,
                 "messageCount": chat.message_count,
             },
@@ -238,10 +237,9 @@ async def post_chat_message(ctx: RequestContext, *, session_id: str, body: str) 
     return message
 
 
-async def close_chat_session(ctx: RequestContext, *, id: str) -> models.ChatSession:
+async def close_chat_session(ctx: RequestContext, *, pk: int | None) -> models.ChatSession:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
-    pk = decode_id(id, "ChatSession")
     async with unit_of_work(ctx) as uow:
         chat = None
         if pk is not None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.loaders import Loaders
+from resolvers.settings import ResolverSettings
 from resolvers.viewer import Viewer
-
-if TYPE_CHECKING:
-    from server.settings import Settings
 
 
 @dataclass
@@ -28,7 +26,7 @@ class Services:
 
 @dataclass
 class RequestContext:
-    settings: Settings
+    settings: ResolverSettings
     sessionmaker: async_sessionmaker[AsyncSession]
     loaders: Loaders
     services: Services

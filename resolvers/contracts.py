@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlmodel import col
@@ -28,18 +28,16 @@ from sqlmodel import col
 from db import models
 from db.enums import Role
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from integrations.storage import ObjectMissing, Storage, StorageUnavailable, new_key
 from resolvers import files, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.settings import ResolverSettings
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
-
-if TYPE_CHECKING:
-    from server.settings import Settings
 
 log = logging.getLogger("customer_graph.contracts")
 EDITORS = (Role.ADMIN, Role.SALES)
@@ -73,7 +71,7 @@ async def visible_contract(ctx: RequestContext, *, contract_id: int) -> models.C
     return contract  # type: ignore[no-any-return]
 
 
-def _signing_key(settings: Settings) -> bytes:
+def _signing_key(settings: ResolverSettings) -> bytes:
     auth = settings.auth
     material = auth.jwt_secret if auth.jwt_algorithm == "HS256" else (auth.jwt_private_key or auth.jwt_secret)
     return hmac.new(material.encode(), _PURPOSE, hashlib.sha256).digest()
@@ -84,12 +82,12 @@ def _signature(key: bytes, message: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def sign_download_token(settings: Settings, *, contract_id: int, expires_at: int) -> str:
+def sign_download_token(settings: ResolverSettings, *, contract_id: int, expires_at: int) -> str:
     message = f"{contract_id}.{expires_at}"
     return f"{message}.{_signature(_signing_key(settings), message)}"
 
 
-def verify_download_token(settings: Settings, token: str, *, now: float | None = None) -> int | None:
+def verify_download_token(settings: ResolverSettings, token: str, *, now: float | None = None) -> int | None:
     """The contract id a token grants, or None when it is malformed, forged or expired."""
     parts = token.split(".") if isinstance(token, str) and len(token) <= 200 else []
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
@@ -170,7 +168,9 @@ async def discard_object(store: Storage, key: str) -> None:
         log.warning("could not remove an unreferenced stored object", extra={"key": key, "error": type(error).__name__})
 
 
-async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any, title: str | None) -> models.Contract:
+async def upload_contract(
+    ctx: RequestContext, *, customer_id: int | None, upload: Any, title: str | None
+) -> models.Contract:
     """Store the file, then insert its row and audit record in one transaction."""
     viewer = require_role(ctx.viewer, *EDITORS)
     store: Storage = ctx.services.storage
@@ -191,8 +191,7 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
         raise storage_unavailable(ctx)
     try:
         async with unit_of_work(ctx) as uow:
-            pk = decode_id(customer_id, "Customer")
-            locked = select(models.Customer).where(col(models.Customer.id) == pk).with_for_update(read=True)
+            locked = select(models.Customer).where(col(models.Customer.id) == customer_id).with_for_update(read=True)
             customer = (await uow.session.scalars(locked)).first()
             if customer is None or customer.erased_at is not None:  # erased meanwhile
                 raise DomainError.one(
@@ -216,7 +215,7 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
                 entity_id=row.id,
                 # never the file, its name or its title: those can be personal
                 details={
-                    "customerId": to_global_id("Customer", customer.id),  # type: ignore[arg-type]
+                    "customerId": entity_ref("Customer", customer.id),  # type: ignore[arg-type]
                     "contentType": facts.content_type,
                     "size": facts.size,
                     "sha256": facts.sha256,
@@ -230,11 +229,10 @@ async def upload_contract(ctx: RequestContext, *, customer_id: str, upload: Any,
     return row
 
 
-async def delete_contract(ctx: RequestContext, *, global_id: str) -> models.Contract:
+async def delete_contract(ctx: RequestContext, *, pk: int | None) -> models.Contract:
     """Remove the row and its object together; returns the contract as it was."""
     viewer = require_role(ctx.viewer, *EDITORS)
     store: Storage = ctx.services.storage
-    pk = decode_id(global_id, "Contract")
     async with unit_of_work(ctx) as uow:
         row = None
         if pk is not None:
@@ -247,7 +245,7 @@ async def delete_contract(ctx: RequestContext, *, global_id: str) -> models.Cont
             action="contract.deleted",
             entity="Contract",
             entity_id=row.id,
-            details={"customerId": to_global_id("Customer", row.customer_id), "sha256": row.sha256},
+            details={"customerId": entity_ref("Customer", row.customer_id), "sha256": row.sha256},
         )
         await uow.session.flush()
         try:
@@ -278,7 +276,7 @@ class DownloadGone(Exception):
     """404: the contract (or its object) no longer exists."""
 
 
-async def open_download(settings: Any, sessionmaker: Any, store: Storage, token: str) -> Download:
+async def open_download(settings: ResolverSettings, sessionmaker: Any, store: Storage, token: str) -> Download:
     """What `/files/{token}` streams: the token is the permission (no bearer token needed)."""
     contract_id = verify_download_token(settings, token)
     if contract_id is None:

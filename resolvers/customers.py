@@ -20,10 +20,10 @@ from db.enums import OPEN_REQUEST_STATUSES, Role
 from db.loaders import ChildCountLoader, fetch_list
 from db.paging import Ordering, Page
 from db.reader import columns_of
+from db.refs import entity_ref
 from resolvers import audit, events, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.errors import BadUserInput, DomainError, ErrorCode, Validation, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
@@ -127,10 +127,9 @@ async def list_customers(
     return await fetch_list(ctx.loaders, stmt, ordering, req, model=_C)
 
 
-async def get_customer(ctx: RequestContext, *, global_id: str) -> models.Customer | None:
-    """The customer, or None when the ID is not a visible customer's."""
+async def get_customer(ctx: RequestContext, *, pk: int | None) -> models.Customer | None:
+    """The customer, or None when `pk` (None: the caller's ID named no customer) is not a visible customer's."""
     viewer = require_viewer(ctx.viewer)
-    pk = decode_id(global_id, "Customer")
     if pk is None or not viewer.can_see_customer(pk):
         return None
     return await ctx.loaders.by_id(_C).load(pk)  # type: ignore[no-any-return]
@@ -223,7 +222,7 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
         uow.session.add(row)
         await uow.session.flush()
         assert row.id is not None
-        gid = to_global_id("Customer", row.id)
+        gid = entity_ref("Customer", row.id)
         uow.outbox(*outbox.customer_created(row))
         uow.audit(
             action="customer.created",
@@ -236,9 +235,8 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
     return row
 
 
-async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str) -> models.Customer:
+async def _locked_visible(session: AsyncSession, viewer: Viewer, pk: int | None) -> models.Customer:
     """The customer row locked for this transaction, or NOT_FOUND when absent or not visible."""
-    pk = decode_id(global_id, "Customer")
     if pk is None or not viewer.can_see_customer(pk):
         raise not_found("Customer", ["id"])
     row = (await session.scalars(select(_C).where(col(_C.id) == pk).with_for_update())).first()
@@ -270,7 +268,7 @@ async def _apply(
 
 
 async def update_customer(
-    ctx: RequestContext, *, global_id: str, expected_version: int | None, values: Mapping[str, Any]
+    ctx: RequestContext, *, pk: int | None, expected_version: int | None, values: Mapping[str, Any]
 ) -> models.Customer:
     """`values` holds only the fields the caller passed (absent = unchanged, None = cleared)."""
     viewer = require_role(ctx.viewer, *EDITORS, Role.CUSTOMER)
@@ -278,7 +276,7 @@ async def update_customer(
     cleaned = _clean_fields(values, errors)
     async with unit_of_work(ctx, conflicts=EMAIL_CONFLICTS) as uow:
         session = uow.session
-        row = await _locked_visible(session, viewer, global_id)
+        row = await _locked_visible(session, viewer, pk)
         _refuse_erased(row)
         if viewer.is_customer:
             for field_name in ("email", "company"):
@@ -306,10 +304,10 @@ async def update_customer(
     return updated
 
 
-async def _set_archived(ctx: RequestContext, *, global_id: str, archive: bool) -> models.Customer:
+async def _set_archived(ctx: RequestContext, *, pk: int | None, archive: bool) -> models.Customer:
     viewer = require_role(ctx.viewer, *EDITORS)
     async with unit_of_work(ctx) as uow:
-        row = await _locked_visible(uow.session, viewer, global_id)
+        row = await _locked_visible(uow.session, viewer, pk)
         _refuse_erased(row)
         if (row.archived_at is not None) == archive:
             state = "archived" if archive else "not archived"
@@ -326,23 +324,24 @@ async def _set_archived(ctx: RequestContext, *, global_id: str, archive: bool) -
     return updated
 
 
-async def archive_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
+async def archive_customer(ctx: RequestContext, *, pk: int | None) -> models.Customer:
     """Soft delete: left out of `customers` unless `includeArchived`; still readable by id."""
-    return await _set_archived(ctx, global_id=global_id, archive=True)
+    return await _set_archived(ctx, pk=pk, archive=True)
 
 
-async def restore_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
-    return await _set_archived(ctx, global_id=global_id, archive=False)
+async def restore_customer(ctx: RequestContext, *, pk: int | None) -> models.Customer:
+    return await _set_archived(ctx, pk=pk, archive=False)
 
 
 async def customer_for_new_child(
-    session: AsyncSession, *, viewer: Viewer, customer_id: str, errors: Validation, what: str
+    session: AsyncSession, *, viewer: Viewer, customer_id: int | None, errors: Validation, what: str
 ) -> models.Customer | None:
     """The customer a new request, chat session or note is filed under, read in the mutation's session.
 
-    Absent or not visible: NOT_FOUND on `customerId`; erased: VALIDATION. Problems go to `errors`.
+    Absent, not visible or None (the caller's ID named no customer): NOT_FOUND on `customerId`; erased: VALIDATION.
+    Problems go to `errors`.
     """
-    pk = decode_id(customer_id, "Customer")
+    pk = customer_id
     customer = await session.get(_C, pk) if pk is not None and viewer.can_see_customer(pk) else None
     if customer is None:
         errors.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)

@@ -1,8 +1,11 @@
 """The three kinds of failure.
 
 - `DomainError`: an expected failure, returned as a `UserError` in the mutation's payload.
-- `Unauthenticated`, `Forbidden`, `BadUserInput`: top-level GraphQL errors with `extensions.code`.
+- `Unauthenticated`, `Forbidden`, `BadUserInput`, `ServiceUnavailable` (`CodedError`s): top-level errors with
+  `extensions.code`; schema/extensions.py (`ErrorPolicy`) turns them into GraphQL errors.
 - anything else is a bug: masked by schema/extensions.py, logged with the request id.
+
+Plain Python exceptions: the resolvers know nothing of GraphQL.
 """
 
 from __future__ import annotations
@@ -10,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-
-from graphql import GraphQLError
 
 
 class ErrorCode(StrEnum):
@@ -76,11 +77,15 @@ class Validation:
             raise DomainError(list(self.problems))
 
 
-class CodedError(GraphQLError):
+class CodedError(Exception):
+    """A failure reported as a top-level error: `message`, and `extensions` whose "code" is the class's `code`."""
+
     code = "INTERNAL_SERVER_ERROR"
 
     def __init__(self, message: str, **extensions: object) -> None:
-        super().__init__(message, extensions={"code": self.code, **extensions})
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, object] = {"code": self.code, **extensions}
 
 
 class Unauthenticated(CodedError):

@@ -30,11 +30,11 @@ from sqlmodel import col
 
 from db import models
 from db.enums import Role
+from db.refs import entity_ref
 from integrations.storage import Storage, StorageUnavailable
 from resolvers import contracts as contracts_resolvers
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.login_throttle import account_key
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 from resolvers.viewer import require_role
@@ -117,7 +117,7 @@ async def erase(
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The customer is already erased.", ["id"])
     if archived_before is not None and (customer.archived_at is None or customer.archived_at >= archived_before):
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The customer is not due for erasure.", ["id"])
-    gid = to_global_id("Customer", customer_id)
+    gid = entity_ref("Customer", customer_id)
     users = list((await session.scalars(select(models.User).where(col(models.User.customer_id) == customer_id))).all())
     user_ids = [u.id for u in users if u.id is not None]
     emails = {e.lower() for e in [customer.email, *(u.email for u in users)] if e}
@@ -225,16 +225,16 @@ async def erase(
     A = models.AuditRecord
     entity_ids = [
         gid,
-        *(to_global_id("Request", i) for i in request_ids),
-        *(to_global_id("ChatSession", i) for i in session_ids),
-        *(to_global_id("Note", i) for i in note_ids),  # type: ignore[arg-type]
-        *(to_global_id("Contract", i) for i, _ in removed),  # type: ignore[arg-type]
-        *(to_global_id("User", i) for i in user_ids),
+        *(entity_ref("Request", i) for i in request_ids),
+        *(entity_ref("ChatSession", i) for i in session_ids),
+        *(entity_ref("Note", i) for i in note_ids),  # type: ignore[arg-type]
+        *(entity_ref("Contract", i) for i, _ in removed),  # type: ignore[arg-type]
+        *(entity_ref("User", i) for i in user_ids),
     ]
     concerning = [
         col(A.entity_id).in_(entity_ids),
         A.details["customerId"].astext == gid,  # type: ignore[index]
-        A.details["sessionId"].astext.in_([to_global_id("ChatSession", i) for i in session_ids]),  # type: ignore[index]
+        A.details["sessionId"].astext.in_([entity_ref("ChatSession", i) for i in session_ids]),  # type: ignore[index]
     ]
     if user_ids:
         concerning.append(col(A.actor_id).in_(user_ids))
@@ -278,10 +278,9 @@ async def erase(
     return Erasure(tombstone, counts, time.perf_counter() - started)
 
 
-async def erase_customer(ctx: RequestContext, *, global_id: str) -> models.Customer:
+async def erase_customer(ctx: RequestContext, *, pk: int | None) -> models.Customer:
     """`eraseCustomer` (ADMIN): irreversible; returns the tombstone."""
     require_role(ctx.viewer, Role.ADMIN)
-    pk = decode_id(global_id, "Customer")
     if pk is None:
         raise not_found("Customer", ["id"])
     async with unit_of_work(ctx) as uow:
@@ -298,11 +297,10 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[str, Any] | None:
+async def export_customer_data(ctx: RequestContext, *, pk: int | None) -> dict[str, Any] | None:
     """`exportCustomerData` (ADMIN, or the customer itself): everything stored about the customer, as JSON.
-    None when the ID is not a customer the viewer may see (as if it did not exist)."""
+    None when `pk` is not a customer the viewer may see (as if it did not exist)."""
     viewer = require_role(ctx.viewer, Role.ADMIN, Role.CUSTOMER)
-    pk = decode_id(global_id, "Customer")
     if pk is None or not viewer.can_see_customer(pk):
         return None
     async with ctx.sessionmaker() as session, session.begin():
@@ -331,19 +329,19 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         notes = (await session.scalars(select(N).where(col(N.customer_id) == pk).order_by(col(N.id)))).all()
         contracts = (await session.scalars(select(K).where(col(K.customer_id) == pk).order_by(col(K.id)))).all()
         user_ids = list((await session.scalars(select(col(U.id)).where(col(U.customer_id) == pk))).all())
-        gid = to_global_id("Customer", pk)
+        gid = entity_ref("Customer", pk)
         entity_ids = [
             gid,
-            *(to_global_id("Request", r.id) for r in requests),  # type: ignore[arg-type]
-            *(to_global_id("ChatSession", s.id) for s in sessions),  # type: ignore[arg-type]
-            *(to_global_id("Note", n.id) for n in notes),  # type: ignore[arg-type]
-            *(to_global_id("Contract", k.id) for k in contracts),  # type: ignore[arg-type]
-            *(to_global_id("User", u) for u in user_ids),  # type: ignore[arg-type]
+            *(entity_ref("Request", r.id) for r in requests),  # type: ignore[arg-type]
+            *(entity_ref("ChatSession", s.id) for s in sessions),  # type: ignore[arg-type]
+            *(entity_ref("Note", n.id) for n in notes),  # type: ignore[arg-type]
+            *(entity_ref("Contract", k.id) for k in contracts),  # type: ignore[arg-type]
+            *(entity_ref("User", u) for u in user_ids),  # type: ignore[arg-type]
         ]
         concerning = [
             col(A.entity_id).in_(entity_ids),
             A.details["customerId"].astext == gid,  # type: ignore[index]
-            A.details["sessionId"].astext.in_([to_global_id("ChatSession", s.id) for s in sessions]),  # type: ignore[index,arg-type]
+            A.details["sessionId"].astext.in_([entity_ref("ChatSession", s.id) for s in sessions]),  # type: ignore[index,arg-type]
         ]
         if user_ids:
             concerning.append(col(A.actor_id).in_(user_ids))
@@ -353,7 +351,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
     for m in messages:
         by_session.setdefault(m.session_id, []).append(
             {
-                "id": to_global_id("ChatMessage", m.id),  # type: ignore[arg-type]
+                "id": entity_ref("ChatMessage", m.id),  # type: ignore[arg-type]
                 "sender": m.sender,
                 "body": m.body,
                 "createdAt": _when(m.created_at),
@@ -376,7 +374,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         },
         "requests": [
             {
-                "id": to_global_id("Request", r.id),  # type: ignore[arg-type]
+                "id": entity_ref("Request", r.id),  # type: ignore[arg-type]
                 "body": r.body,
                 "status": r.status,
                 "resolutionComment": r.resolution_comment,
@@ -388,7 +386,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "chatSessions": [
             {
-                "id": to_global_id("ChatSession", s.id),  # type: ignore[arg-type]
+                "id": entity_ref("ChatSession", s.id),  # type: ignore[arg-type]
                 "title": s.title,
                 "status": s.status,
                 "startedAt": _when(s.started_at),
@@ -399,7 +397,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "contracts": [
             {
-                "id": to_global_id("Contract", k.id),  # type: ignore[arg-type]
+                "id": entity_ref("Contract", k.id),  # type: ignore[arg-type]
                 "title": k.title,
                 "filename": k.filename,
                 "contentType": k.content_type,
@@ -412,7 +410,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "notes": [
             {
-                "id": to_global_id("Note", n.id),  # type: ignore[arg-type]
+                "id": entity_ref("Note", n.id),  # type: ignore[arg-type]
                 "body": n.body,
                 "createdAt": _when(n.created_at),
             }
@@ -420,7 +418,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "auditRecords": [
             {
-                "id": to_global_id("AuditRecord", a.id),  # type: ignore[arg-type]
+                "id": entity_ref("AuditRecord", a.id),  # type: ignore[arg-type]
                 "occurredAt": _when(a.occurred_at),
                 "action": a.action,
                 "entityType": a.entity_type,

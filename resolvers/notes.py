@@ -7,11 +7,11 @@ from sqlmodel import col
 from db import models
 from db.enums import STAFF_ROLES
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from resolvers import validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import Validation
-from resolvers.ids import to_global_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role, require_staff
@@ -44,7 +44,7 @@ async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | No
     return await ctx.loaders.by_id(models.Note).load(note_id)  # type: ignore[no-any-return]
 
 
-async def add_customer_note(ctx: RequestContext, *, customer_id: str, body: str) -> models.Note:
+async def add_customer_note(ctx: RequestContext, *, customer_id: int | None, body: str) -> models.Note:
     viewer = require_role(ctx.viewer, *STAFF_ROLES)
     v = Validation()
     clean_body = validators.text(v, "body", body, label="The note", maximum=BODY_MAX)
@@ -62,7 +62,7 @@ async def add_customer_note(ctx: RequestContext, *, customer_id: str, body: str)
             entity="Note",
             entity_id=note.id,
             # The body is personal free text: the trail keeps where and how long, not what.
-            details={"customerId": to_global_id("Customer", customer.id), "length": len(clean_body)},
+            details={"customerId": entity_ref("Customer", customer.id), "length": len(clean_body)},
         )
         uow.prime(models.Note, note)
         uow.forget_lists(CUSTOMER_NOTES)

@@ -9,7 +9,7 @@ recipient, an unknown topic — raises `PermanentFailure` and is marked dead wit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,18 +19,16 @@ from db import models
 from db.enums import RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from integrations.email import EmailMessage, PermanentFailure
 from integrations.email.addresses import recipients
 from integrations.email.templates import one_line, render
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
+from resolvers.settings import ResolverSettings
 from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role
-
-if TYPE_CHECKING:
-    from server.settings import Settings
 
 CUSTOMER_CREATED = "email.customer_created"  # -> the sales list (EMAIL_SALES_RECIPIENTS)
 VERIFY_EMAIL = "email.verify_email"  # -> the new account's address
@@ -47,13 +45,13 @@ OUTBOX_NEWEST_FIRST = Ordering("outbox", (col(models.OutboxMessage.id),), descen
 
 def customer_created(customer: models.Customer, *, source: str = "staff") -> tuple[str, dict[str, Any]]:
     """`uow.outbox(*customer_created(row))`: tell the sales list about a new customer (`source`: staff or signup)."""
-    gid = to_global_id("Customer", customer.id)  # type: ignore[arg-type]
+    gid = entity_ref("Customer", customer.id)  # type: ignore[arg-type]
     return CUSTOMER_CREATED, {"customer_id": customer.id, "id": gid, "source": source}
 
 
 def request_resolved(request: models.SupportRequest) -> tuple[str, dict[str, Any]]:
     """`uow.outbox(*request_resolved(row))`: tell a customer its request was completed or rejected."""
-    gid = to_global_id("Request", request.id)  # type: ignore[arg-type]
+    gid = entity_ref("Request", request.id)  # type: ignore[arg-type]
     return REQUEST_RESOLVED, {"request_id": request.id, "id": gid, "status": request.status}
 
 
@@ -69,7 +67,7 @@ async def customer_has_email(session: AsyncSession, customer_id: int) -> bool:
 # --- composing the email a row stands for (at delivery) -------------------------------------------------
 
 
-async def compose(session: AsyncSession, settings: Settings, row: Any) -> EmailMessage:
+async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -> EmailMessage:
     """The email for one outbox row (`row`: id, topic, payload, idempotency_key)."""
     payload: dict[str, Any] = row.payload if isinstance(row.payload, dict) else {}
     key = str(row.idempotency_key)
@@ -95,7 +93,7 @@ async def compose(session: AsyncSession, settings: Settings, row: Any) -> EmailM
             "company": customer.company,
             "email": customer.email,
             "phone": customer.phone,
-            "customer_id": to_global_id("Customer", customer.id),  # type: ignore[arg-type]
+            "customer_id": entity_ref("Customer", customer.id),  # type: ignore[arg-type]
             "source": payload.get("source", "staff"),
         }
         subject = f"New customer: {name}" + (f" ({customer.company})" if customer.company else "")
@@ -118,7 +116,7 @@ async def compose(session: AsyncSession, settings: Settings, row: Any) -> EmailM
             "outcome": outcome,
             "excerpt": excerpt,
             "comment": request.resolution_comment,
-            "request_id": to_global_id("Request", request.id),  # type: ignore[arg-type]
+            "request_id": entity_ref("Request", request.id),  # type: ignore[arg-type]
         }
         subject = f"Your support request was {outcome}"
         return _message("request_resolved", to, subject, key, app_name, resolved)
@@ -191,11 +189,10 @@ async def visible_outbox_message(ctx: RequestContext, *, message_id: int) -> mod
     return await ctx.loaders.by_id(models.OutboxMessage).load(message_id)  # type: ignore[no-any-return]
 
 
-async def retry_outbox_message(ctx: RequestContext, *, id: str) -> models.OutboxMessage:
+async def retry_outbox_message(ctx: RequestContext, *, pk: int | None) -> models.OutboxMessage:
     """A dead message back to pending, due now, with a fresh count of attempts; its last error stays until it is
     delivered. ADMIN only. Anything but a dead message is INVALID_TRANSITION."""
     require_role(ctx.viewer, Role.ADMIN)
-    pk = decode_id(id, "OutboxMessage")
     if pk is None:
         raise not_found("Outbox message", ["id"])
     async with unit_of_work(ctx) as uow:

@@ -1,6 +1,7 @@
 """Support requests: lists, lookups, nested connections, and the lifecycle (API.md, "Request lifecycle").
 
-The lifecycle is the one table `LIFECYCLE` below. Every move locks the row (SELECT … FOR UPDATE) and then
+The lifecycle is the one table `LIFECYCLE` below, keyed by (from, to) status; each entry names its `Transition`
+(schema/requests.py maps the mutations onto them). Every move locks the row (SELECT … FOR UPDATE) and then
 writes with a conditional `UPDATE … WHERE status = <seen> AND version = <seen>`, so of two racing moves
 exactly one wins; the other re-reads the new status and gets INVALID_TRANSITION (or CONFLICT).
 """
@@ -21,11 +22,11 @@ from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
+from db.refs import entity_ref
 from resolvers import audit, events, outbox, validators
 from resolvers.context import RequestContext
 from resolvers.customers import customer_for_new_child
 from resolvers.errors import DomainError, ErrorCode, Validation, not_found
-from resolvers.ids import decode_id, to_global_id
 from resolvers.pagination import page_request
 from resolvers.unit_of_work import UnitOfWork, unit_of_work
 from resolvers.viewer import Viewer, require_role, require_viewer
@@ -45,9 +46,16 @@ class Actor(StrEnum):
     SELF_ASSIGN = "SELF_ASSIGN"  # an OPERATOR assigning the request to itself
 
 
+class Transition(StrEnum):
+    """The lifecycle's actions."""
+
+    ASSIGN = "ASSIGN"  # give the request to a handler: it goes IN_PROGRESS
+    CHANGE_STATUS = "CHANGE_STATUS"  # complete, reject, or hand back to PENDING
+
+
 @dataclass(frozen=True)
 class Move:
-    mutation: str
+    transition: Transition
     by: frozenset[Actor]
     needs_comment: bool = False
     unassigns: bool = False
@@ -55,15 +63,16 @@ class Move:
 
 _A = Actor
 _S = RequestStatus
+_T = Transition
 LIFECYCLE: dict[tuple[RequestStatus, RequestStatus], Move] = {
-    (_S.PENDING, _S.IN_PROGRESS): Move("assignRequest", frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
-    (_S.IN_PROGRESS, _S.IN_PROGRESS): Move("assignRequest", frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
-    (_S.IN_PROGRESS, _S.COMPLETED): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN})),
+    (_S.PENDING, _S.IN_PROGRESS): Move(_T.ASSIGN, frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
+    (_S.IN_PROGRESS, _S.IN_PROGRESS): Move(_T.ASSIGN, frozenset({_A.ADMIN, _A.SELF_ASSIGN})),
+    (_S.IN_PROGRESS, _S.COMPLETED): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN})),
     (_S.PENDING, _S.REJECTED): Move(
-        "changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN, _A.ANY_OPERATOR}), needs_comment=True
+        _T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN, _A.ANY_OPERATOR}), needs_comment=True
     ),
-    (_S.IN_PROGRESS, _S.REJECTED): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN}), needs_comment=True),
-    (_S.IN_PROGRESS, _S.PENDING): Move("changeRequestStatus", frozenset({_A.ASSIGNEE, _A.ADMIN}), unassigns=True),
+    (_S.IN_PROGRESS, _S.REJECTED): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN}), needs_comment=True),
+    (_S.IN_PROGRESS, _S.PENDING): Move(_T.CHANGE_STATUS, frozenset({_A.ASSIGNEE, _A.ADMIN}), unassigns=True),
 }
 
 
@@ -80,14 +89,14 @@ def actors(viewer: Viewer, row: models.SupportRequest, *, assignee_id: int | Non
     return frozenset(found)
 
 
-def find_move(row: models.SupportRequest, target: RequestStatus, mutation: str) -> Move:
+def find_move(row: models.SupportRequest, target: RequestStatus, transition: Transition) -> Move:
     """The lifecycle entry for this move, or INVALID_TRANSITION (reported alone, before any other check)."""
     current = RequestStatus(row.status)
     move = LIFECYCLE.get((current, target))
     if row.archived_at is not None:
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, "An archived request cannot change.")
-    if move is None or move.mutation != mutation:
-        field = ["status"] if mutation == "changeRequestStatus" else None
+    if move is None or move.transition != transition:
+        field = ["status"] if transition == Transition.CHANGE_STATUS else None
         raise DomainError.one(ErrorCode.INVALID_TRANSITION, f"A request cannot go from {current} to {target}.", field)
     return move
 
@@ -116,22 +125,20 @@ async def list_requests(
     ctx: RequestContext,
     *,
     status: RequestStatus | None = None,
-    customer_id: str | None = None,
-    operator_id: str | None = None,
+    customer_id: int | None = None,
+    operator_id: int | None = None,
     include_archived: bool = False,
     first: int | None = None,
     after: str | None = None,
 ) -> Page[models.SupportRequest]:
-    """IDs in the filter that are not customers/operators match nothing (an empty list, not an error)."""
+    """`customer_id`/`operator_id`: None is no filter; an id no row has matches nothing (not an error)."""
     viewer = require_viewer(ctx.viewer)
     req = page_request(ORDERING, first=first, after=after)
     conditions = visible_conditions(viewer) + _filters(status, include_archived)
     if customer_id is not None:
-        pk = decode_id(customer_id, "Customer")
-        conditions.append(col(_R.customer_id) == pk if pk is not None else false())
+        conditions.append(col(_R.customer_id) == customer_id)
     if operator_id is not None:
-        pk = decode_id(operator_id, "Operator", "User")
-        conditions.append(col(_R.processed_by_id) == pk if pk is not None else false())
+        conditions.append(col(_R.processed_by_id) == operator_id)
     stmt = select(_R).where(*conditions)
     return await fetch_list(ctx.loaders, stmt, ORDERING, req, model=_R)
 
@@ -145,9 +152,9 @@ async def visible_request(ctx: RequestContext, *, pk: int) -> models.SupportRequ
     return row
 
 
-async def get_request(ctx: RequestContext, *, global_id: str) -> models.SupportRequest | None:
+async def get_request(ctx: RequestContext, *, pk: int | None) -> models.SupportRequest | None:
+    """`pk` None: the caller's ID named no request."""
     require_viewer(ctx.viewer)
-    pk = decode_id(global_id, "Request")
     return None if pk is None else await visible_request(ctx, pk=pk)
 
 
@@ -262,14 +269,13 @@ async def processed_by(ctx: RequestContext, *, request: models.SupportRequest) -
 def _snapshot(row: models.SupportRequest) -> dict[str, Any]:
     return {
         "status": row.status,
-        "processed_by": to_global_id("Operator", row.processed_by_id) if row.processed_by_id else None,
+        "processed_by": entity_ref("Operator", row.processed_by_id) if row.processed_by_id else None,
         "resolution_comment": row.resolution_comment,
         "archived_at": row.archived_at,
     }
 
 
-async def _locked_visible(session: AsyncSession, viewer: Viewer, global_id: str, field: str) -> models.SupportRequest:
-    pk = decode_id(global_id, "Request")
+async def _locked_visible(session: AsyncSession, viewer: Viewer, pk: int | None, field: str) -> models.SupportRequest:
     if pk is None:
         raise not_found("Request", [field])
     row = (await session.scalars(select(_R).where(col(_R.id) == pk).with_for_update())).first()
@@ -298,7 +304,7 @@ def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.Sup
         entity="Request",
         entity_id=row.id,
         details={
-            "customer": to_global_id("Customer", row.customer_id),
+            "customer": entity_ref("Customer", row.customer_id),
             "changes": audit.changes(before, _snapshot(row), AUDITED_FIELDS),
         },
     )
@@ -307,7 +313,7 @@ def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.Sup
     uow.forget_lists("requests_by_", "open_requests_by_")
 
 
-async def create_request(ctx: RequestContext, *, customer_id: str, body: str) -> models.SupportRequest:
+async def create_request(ctx: RequestContext, *, customer_id: int | None, body: str) -> models.SupportRequest:
     """Staff for any visible customer, a CUSTOMER for itself; a new request is PENDING."""
     viewer = require_viewer(ctx.viewer)
     errors = Validation()
@@ -328,7 +334,7 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
             entity="Request",
             entity_id=row.id,
             details={
-                "customer": to_global_id("Customer", customer.id),
+                "customer": entity_ref("Customer", customer.id),
                 "body_length": len(row.body),
                 "changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS),
             },
@@ -340,17 +346,19 @@ async def create_request(ctx: RequestContext, *, customer_id: str, body: str) ->
     return row
 
 
-async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: str) -> models.SupportRequest:
+async def assign_request(
+    ctx: RequestContext, *, request_id: int | None, operator_id: int | None
+) -> models.SupportRequest:
     """ADMIN assigns anyone who handles requests; an OPERATOR assigns itself. Sets IN_PROGRESS."""
     viewer = require_role(ctx.viewer, *HANDLERS)
-    assignee_pk = decode_id(operator_id, "Operator", "User")
+    assignee_pk = operator_id
     async with unit_of_work(ctx) as uow:
         session = uow.session
         row = await _locked_visible(session, viewer, request_id, "requestId")
         assignee = await session.get(models.User, assignee_pk) if assignee_pk is not None else None
         if assignee is None or assignee.role not in STAFF_ROLES:
             raise not_found("Operator", ["operatorId"])
-        move = find_move(row, RequestStatus.IN_PROGRESS, "assignRequest")
+        move = find_move(row, RequestStatus.IN_PROGRESS, Transition.ASSIGN)
         if not move.by & actors(viewer, row, assignee_id=assignee.id):
             raise DomainError.one(
                 ErrorCode.FORBIDDEN, "An operator may assign requests only to itself.", ["operatorId"]
@@ -370,7 +378,7 @@ async def assign_request(ctx: RequestContext, *, request_id: str, operator_id: s
 
 
 async def change_request_status(
-    ctx: RequestContext, *, request_id: str, status: RequestStatus, resolution_comment: str | None
+    ctx: RequestContext, *, request_id: int | None, status: RequestStatus, resolution_comment: str | None
 ) -> models.SupportRequest:
     """COMPLETED, REJECTED (with a comment) or back to PENDING (un-assigns), as LIFECYCLE allows."""
     viewer = require_role(ctx.viewer, *HANDLERS)
@@ -379,7 +387,7 @@ async def change_request_status(
         raise DomainError.one(ErrorCode.VALIDATION, "Use assignRequest to put a request in progress.", ["status"])
     async with unit_of_work(ctx) as uow:
         row = await _locked_visible(uow.session, viewer, request_id, "requestId")
-        move = find_move(row, target, "changeRequestStatus")
+        move = find_move(row, target, Transition.CHANGE_STATUS)
         if not move.by & actors(viewer, row):
             raise DomainError.one(
                 ErrorCode.FORBIDDEN, "Only the assigned operator or an ADMIN may make this change.", ["requestId"]
@@ -405,11 +413,11 @@ async def change_request_status(
     return updated
 
 
-async def archive_request(ctx: RequestContext, *, global_id: str) -> models.SupportRequest:
+async def archive_request(ctx: RequestContext, *, pk: int | None) -> models.SupportRequest:
     """ADMIN or OPERATOR; hides the request from every list and count unless `includeArchived`."""
     viewer = require_role(ctx.viewer, *HANDLERS)
     async with unit_of_work(ctx) as uow:
-        row = await _locked_visible(uow.session, viewer, global_id, "id")
+        row = await _locked_visible(uow.session, viewer, pk, "id")
         if row.archived_at is not None:
             raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The request is already archived.", ["id"])
         before = _snapshot(row)

@@ -21,7 +21,6 @@ from resolvers.context import RequestContext
 from resolvers.customers import get_customer
 from resolvers.errors import BadUserInput, Forbidden, ServiceUnavailable
 from resolvers.events import CHAT_MESSAGE_ADDED, CUSTOMER_CREATED, REQUEST_UPDATED
-from resolvers.ids import decode_id
 from resolvers.requests import visible_request
 from resolvers.viewer import require_staff, require_viewer
 
@@ -59,12 +58,13 @@ def _as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-async def request_updates(ctx: RequestContext, *, customer_id: str | None) -> AsyncIterator[models.SupportRequest]:
-    """Requests created or changed, of one customer or (staff) all; a CUSTOMER only ever its own."""
+async def request_updates(ctx: RequestContext, *, customer_id: int | None) -> AsyncIterator[models.SupportRequest]:
+    """Requests created or changed, of one customer or (staff) all; a CUSTOMER only ever its own.
+    `customer_id` None: no filter; an id no visible customer has is an error."""
     viewer = require_viewer(ctx.viewer)
     only: int | None = None
     if customer_id is not None:
-        customer = await get_customer(ctx, global_id=customer_id)
+        customer = await get_customer(ctx, pk=customer_id)
         if customer is None:  # absent and not visible read alike
             raise BadUserInput("No customer with this ID.")
         only = customer.id
@@ -83,10 +83,10 @@ async def request_updates(ctx: RequestContext, *, customer_id: str | None) -> As
             yield row
 
 
-async def chat_messages(ctx: RequestContext, *, session_id: str) -> AsyncIterator[models.ChatMessage]:
-    """Messages posted to one chat session the viewer may see; any other session is an error."""
+async def chat_messages(ctx: RequestContext, *, session_id: int | None) -> AsyncIterator[models.ChatMessage]:
+    """Messages posted to one chat session the viewer may see; any other session (or None) is an error."""
     require_viewer(ctx.viewer)
-    pk = decode_id(session_id, "ChatSession")
+    pk = session_id
     if pk is None or await visible_session(ctx, session_id=pk) is None:
         raise BadUserInput("No chat session with this ID.")
     async for event in _events(ctx, CHAT_MESSAGE_ADDED):

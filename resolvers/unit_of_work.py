@@ -18,7 +18,7 @@ What it owns, so mutations never repeat it by hand:
   back — the entity, its audit row, its outbox rows and its notifications appear together or not at all.
 - **The audit row** (`uow.audit`): the only place an `AuditRecord` is built. The actor is the viewer of the request
   (or the system actor of a CLI command), keys in `SECRET_KEYS` never reach `details`, an integer `entity_id`
-  becomes the entity's global ID.
+  becomes the entity's stored reference (db/refs.py).
 - **The outbox row** (`uow.outbox`): the only place an `OutboxMessage` is built; the relay delivers it after
   commit, at least once.
 - **Unique violations → CONFLICT.** An `IntegrityError` for a unique constraint, raised while flushing or at
@@ -53,9 +53,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from db.enums import AuditStatus
 from db.loaders import Loaders
 from db.models import AuditRecord, OutboxMessage
+from db.refs import entity_ref
 from resolvers.context import RequestContext
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.ids import to_global_id
 
 log = logging.getLogger("customer_graph.unit_of_work")
 
@@ -143,14 +143,14 @@ class UnitOfWork:
         status: AuditStatus = AuditStatus.SUCCESS,
         actor: Actor | None = None,
     ) -> AuditRecord:
-        """Add the audit row for this work: `action` "<entity>.<verb>", `entity` the GraphQL type name,
-        `entity_id` its primary key (made a global ID) or a global ID. `actor` overrides the work's actor
+        """Add the audit row for this work: `action` "<entity>.<verb>", `entity` the entity's type name,
+        `entity_id` its primary key (made a reference, db/refs.py) or a reference. `actor` overrides the work's actor
         (signup: the new user acts on itself)."""
         who = actor or self.actor
         row = AuditRecord(
             action=action,
             entity_type=entity,
-            entity_id=to_global_id(entity, entity_id) if isinstance(entity_id, int) else entity_id,
+            entity_id=entity_ref(entity, entity_id) if isinstance(entity_id, int) else entity_id,
             actor_id=who.user_id,
             actor_label=who.label,
             status=AuditStatus(status).value,

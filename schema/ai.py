@@ -9,6 +9,7 @@ import strawberry
 from resolvers import ai as ai_resolvers
 from resolvers.errors import DomainError
 from schema.base import Info, UserError, user_errors
+from schema.ids import decode_id
 
 
 @strawberry.type(description="Text written by the AI service, or why there is none.")
@@ -34,11 +35,15 @@ class Mutation:
         description="Summarise a chat session with the AI service (staff). Personal data is masked before it is sent."
     )
     async def summarize_chat_session(self, info: Info, session_id: strawberry.ID) -> AiTextPayload:
-        return await _payload(ai_resolvers.summarize_chat_session(info.context, session_id=session_id))
+        return await _payload(
+            ai_resolvers.summarize_chat_session(info.context, session_id=decode_id(session_id, "ChatSession"))
+        )
 
     @strawberry.mutation(
         description="Draft a reply to a support request with the AI service (staff), from the request and the "
         "customer's recent requests. Personal data is masked before it is sent."
     )
     async def suggest_request_reply(self, info: Info, request_id: strawberry.ID) -> AiTextPayload:
-        return await _payload(ai_resolvers.suggest_request_reply(info.context, request_id=request_id))
+        return await _payload(
+            ai_resolvers.suggest_request_reply(info.context, request_id=decode_id(request_id, "Request"))
+        )

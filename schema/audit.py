@@ -11,8 +11,8 @@ from strawberry.scalars import JSON
 from db import models
 from resolvers import audit_records as audit_resolvers
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
+from schema.ids import decode_id, filter_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
@@ -127,7 +127,8 @@ class Query:
             info.context,
             entity_type=f.entity_type,
             entity_id=f.entity_id,
-            actor_id=f.actor_id,
+            # Operators are users: either global ID names the same actor. Any other ID matches nothing.
+            actor_id=filter_id(f.actor_id, "User", "Operator"),
             action=f.action,
             occurred_from=f.from_,
             occurred_to=f.to,
@@ -140,7 +141,7 @@ class Query:
 
     @strawberry.field(description="An audit record by ID (ADMIN only); null when absent.")
     async def audit_record(self, info: Info, id: strawberry.ID) -> AuditRecord | None:
-        row = await audit_resolvers.audit_record(info.context, id=id)
+        row = await audit_resolvers.audit_record(info.context, pk=decode_id(id, "AuditRecord"))
         return AuditRecord.from_row(row) if row else None
 
 
@@ -161,7 +162,10 @@ class Mutation:
     @strawberry.mutation(description="Change an audit record's status or details (ADMIN only); audited itself.")
     async def update_audit_record(self, info: Info, input: UpdateAuditRecordInput) -> AuditRecordPayload:
         work = audit_resolvers.update_audit_record(
-            info.context, id=input.id, status=_given(input.status), details=_given(input.details)
+            info.context,
+            pk=decode_id(input.id, "AuditRecord"),
+            status=_given(input.status),
+            details=_given(input.details),
         )
         return await to_payload(AuditRecordPayload, "audit_record", AuditRecord.from_row, work)
 
@@ -169,5 +173,5 @@ class Mutation:
     async def delete_audit_record(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The audit record.")]
     ) -> AuditRecordPayload:
-        work = audit_resolvers.delete_audit_record(info.context, id=id)
+        work = audit_resolvers.delete_audit_record(info.context, pk=decode_id(id, "AuditRecord"))
         return await to_payload(AuditRecordPayload, "audit_record", AuditRecord.from_row, work)

@@ -10,9 +10,9 @@ import strawberry
 from db import models
 from resolvers import chat as chat_resolvers
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import ChatSessionStatus, MessageSender
+from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
@@ -177,7 +177,7 @@ class ChatMessagePayload:
 class Query:
     @strawberry.field(description="A chat session by ID; null when absent or not visible.")
     async def chat_session(self, info: Info, id: strawberry.ID) -> ChatSession | None:
-        row = await chat_resolvers.chat_session(info.context, id=id)
+        row = await chat_resolvers.chat_session(info.context, pk=decode_id(id, "ChatSession"))
         return ChatSession.from_row(row) if row else None
 
 
@@ -185,19 +185,23 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Start a chat session (ADMIN, OPERATOR; a customer for itself).")
     async def start_chat_session(self, info: Info, input: StartChatSessionInput) -> ChatSessionPayload:
-        work = chat_resolvers.start_chat_session(info.context, customer_id=input.customer_id, title=input.title)
+        work = chat_resolvers.start_chat_session(
+            info.context, customer_id=decode_id(input.customer_id, "Customer"), title=input.title
+        )
         return await to_payload(ChatSessionPayload, "chat_session", ChatSession.from_row, work)
 
     @strawberry.mutation(
         description="Post a message (ADMIN, OPERATOR; a customer in its own sessions). Closed: INVALID_TRANSITION."
     )
     async def post_chat_message(self, info: Info, input: PostChatMessageInput) -> ChatMessagePayload:
-        work = chat_resolvers.post_chat_message(info.context, session_id=input.session_id, body=input.body)
+        work = chat_resolvers.post_chat_message(
+            info.context, session_id=decode_id(input.session_id, "ChatSession"), body=input.body
+        )
         return await to_payload(ChatMessagePayload, "chat_message", ChatMessage.from_row, work)
 
     @strawberry.mutation(description="Close a chat session; closing a closed one is INVALID_TRANSITION.")
     async def close_chat_session(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The chat session.")]
     ) -> ChatSessionPayload:
-        work = chat_resolvers.close_chat_session(info.context, id=id)
+        work = chat_resolvers.close_chat_session(info.context, pk=decode_id(id, "ChatSession"))
         return await to_payload(ChatSessionPayload, "chat_session", ChatSession.from_row, work)

@@ -12,8 +12,8 @@ from strawberry.file_uploads import Upload
 from db import models
 from resolvers import contracts as contracts_resolvers
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
+from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
@@ -118,11 +118,11 @@ class Mutation:
     )
     async def upload_contract(self, info: Info, input: UploadContractInput) -> ContractPayload:
         work = contracts_resolvers.upload_contract(
-            info.context, customer_id=input.customer_id, upload=input.file, title=input.title
+            info.context, customer_id=decode_id(input.customer_id, "Customer"), upload=input.file, title=input.title
         )
         return await to_payload(ContractPayload, "contract", Contract.from_row, work)
 
     @strawberry.mutation(description="Delete a contract and its stored file (ADMIN, SALES).")
     async def delete_contract(self, info: Info, id: strawberry.ID) -> ContractPayload:
-        work = contracts_resolvers.delete_contract(info.context, global_id=id)
+        work = contracts_resolvers.delete_contract(info.context, pk=decode_id(id, "Contract"))
         return await to_payload(ContractPayload, "contract", Contract.from_row, work)

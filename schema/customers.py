@@ -12,12 +12,12 @@ from db import models
 from resolvers import customers as customers_resolvers
 from resolvers import requests as requests_resolvers
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema import chat as chat_schema  # nested fields owned by chat / notes / contracts
 from schema import contracts as contracts_schema
 from schema import notes as notes_schema
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import OrderDirection, RequestStatus
+from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.requests import Request, RequestConnection
@@ -203,7 +203,7 @@ class Query:
 
     @strawberry.field(description="One customer by ID (archived ones too); null when absent or not visible.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        row = await customers_resolvers.get_customer(info.context, global_id=id)
+        row = await customers_resolvers.get_customer(info.context, pk=decode_id(id, "Customer"))
         return Customer.from_row(row) if row else None
 
     @strawberry.field(description="The live customer with this email (case-insensitive); null when none is visible.")
@@ -238,16 +238,16 @@ class Mutation:
         }
         expected = input.expected_version if _given(input.expected_version) else None
         work = customers_resolvers.update_customer(
-            info.context, global_id=input.id, expected_version=expected, values=values
+            info.context, pk=decode_id(input.id, "Customer"), expected_version=expected, values=values
         )
         return await to_payload(CustomerPayload, "customer", Customer.from_row, work)
 
     @strawberry.mutation(description="Archive (soft-delete) a customer (ADMIN, SALES).")
     async def archive_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        work = customers_resolvers.archive_customer(info.context, global_id=id)
+        work = customers_resolvers.archive_customer(info.context, pk=decode_id(id, "Customer"))
         return await to_payload(CustomerPayload, "customer", Customer.from_row, work)
 
     @strawberry.mutation(description="Bring an archived customer back (ADMIN, SALES).")
     async def restore_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        work = customers_resolvers.restore_customer(info.context, global_id=id)
+        work = customers_resolvers.restore_customer(info.context, pk=decode_id(id, "Customer"))
         return await to_payload(CustomerPayload, "customer", Customer.from_row, work)

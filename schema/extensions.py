@@ -1,9 +1,12 @@
-"""Schema extensions: the anonymous gate, error classification/masking, and operation bookkeeping."""
+"""Schema extensions: the anonymous gate, error classification/masking, and operation bookkeeping.
+
+The resolvers raise plain exceptions (resolvers/errors.py); this is where they become GraphQL errors."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import (
     FieldNode,
@@ -18,12 +21,17 @@ from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from db.outage import RETRY_AFTER_SECONDS, is_unavailable
-from resolvers.errors import DomainError, Unauthenticated
+from resolvers.errors import CodedError, DomainError, Unauthenticated
 
 log = logging.getLogger("customer_graph.errors")
 
 # Root fields an anonymous caller may run (plus introspection).
 ANONYMOUS_FIELDS = frozenset({"login", "signup", "verifyEmail", "me", "__typename", "__schema", "__type"})
+
+
+def graphql_error(error: CodedError, *, nodes: Any = None, path: Any = None) -> GraphQLError:
+    """A resolver's coded error as the top-level GraphQL error clients receive: its message and extensions."""
+    return GraphQLError(error.message, nodes=nodes, path=path, extensions=dict(error.extensions))
 
 
 def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) -> Iterator[str]:
@@ -58,14 +66,15 @@ class AnonymousGate(SchemaExtension):
                 ctx.operation_name = op.name.value
             auth_error = ctx.extra.get("auth_error") if ctx is not None else None
             if auth_error is not None:  # a bad token is refused whatever the operation
-                ec.result = GraphQLExecutionResult(data=None, errors=[auth_error])
+                error = graphql_error(auth_error) if isinstance(auth_error, CodedError) else auth_error
+                ec.result = GraphQLExecutionResult(data=None, errors=[error])
             elif op is not None and ctx is not None and ctx.viewer is None:
                 fragments: dict[str, object] = {
                     d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
                 }
                 denied = [f for f in _root_fields(op.selection_set, fragments) if f not in ANONYMOUS_FIELDS]
                 if denied:
-                    ec.result = GraphQLExecutionResult(data=None, errors=[Unauthenticated()])
+                    ec.result = GraphQLExecutionResult(data=None, errors=[graphql_error(Unauthenticated())])
         yield
 
 
@@ -104,6 +113,8 @@ class ErrorPolicy(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
             return error
+        if isinstance(original, CodedError):  # UNAUTHENTICATED, FORBIDDEN, BAD_USER_INPUT, ...: passes through
+            return graphql_error(original, nodes=error.nodes, path=error.path)
         if isinstance(original, DomainError):  # a resolver forgot its payload: still an expected failure
             return GraphQLError(
                 str(original), nodes=error.nodes, path=error.path, extensions={"code": "BAD_USER_INPUT"}

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from resolvers import gdpr as gdpr_resolvers
 from schema.base import Info, UserError, to_payload
 from schema.customers import Customer
+from schema.ids import decode_id
 
 
 @strawberry.type(description="The result of eraseCustomer: the tombstone left behind.")
@@ -27,7 +28,7 @@ class Query:
         "(with messages), contracts, notes, auditRecords}. ADMIN, or the customer itself; null when not visible."
     )
     async def export_customer_data(self, info: Info, customer_id: strawberry.ID) -> JSON | None:
-        data: Any = await gdpr_resolvers.export_customer_data(info.context, global_id=customer_id)
+        data: Any = await gdpr_resolvers.export_customer_data(info.context, pk=decode_id(customer_id, "Customer"))
         return data  # type: ignore[no-any-return]
 
 
@@ -39,5 +40,5 @@ class Mutation:
         "Erasing an erased customer is INVALID_TRANSITION."
     )
     async def erase_customer(self, info: Info, id: strawberry.ID) -> EraseCustomerPayload:
-        work = gdpr_resolvers.erase_customer(info.context, global_id=id)
+        work = gdpr_resolvers.erase_customer(info.context, pk=decode_id(id, "Customer"))
         return await to_payload(EraseCustomerPayload, "customer", Customer.from_row, work)

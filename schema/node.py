@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from resolvers.context import RequestContext
-from resolvers.ids import parse_global_id
+from schema.ids import parse_global_id
 
 NodeLoader = Callable[[RequestContext, int], Awaitable[Any]]
 _REGISTRY: dict[str, NodeLoader] = {}

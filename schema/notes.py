@@ -10,8 +10,8 @@ import strawberry
 from db import models
 from resolvers import notes as notes_resolvers
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
+from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
@@ -93,5 +93,7 @@ class NotePayload:
 class Mutation:
     @strawberry.mutation(description="Add an internal note to a customer (staff: ADMIN, OPERATOR, SALES).")
     async def add_customer_note(self, info: Info, input: AddCustomerNoteInput) -> NotePayload:
-        work = notes_resolvers.add_customer_note(info.context, customer_id=input.customer_id, body=input.body)
+        work = notes_resolvers.add_customer_note(
+            info.context, customer_id=decode_id(input.customer_id, "Customer"), body=input.body
+        )
         return await to_payload(NotePayload, "note", Note.from_row, work)

@@ -9,9 +9,9 @@ import strawberry
 from db import models
 from resolvers import operators as operators_resolvers
 from resolvers import requests as requests_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus, Role
+from schema.ids import to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 from schema.requests import Request, RequestConnection

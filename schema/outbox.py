@@ -10,8 +10,8 @@ import strawberry
 
 from db import models
 from resolvers import outbox as outbox_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
+from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
 
@@ -101,5 +101,5 @@ class Mutation:
     async def retry_outbox_message(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The dead outbox message.")]
     ) -> OutboxMessagePayload:
-        work = outbox_resolvers.retry_outbox_message(info.context, id=id)
+        work = outbox_resolvers.retry_outbox_message(info.context, pk=decode_id(id, "OutboxMessage"))
         return await to_payload(OutboxMessagePayload, "outbox_message", OutboxMessage.from_row, work)

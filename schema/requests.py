@@ -9,11 +9,17 @@ import strawberry
 
 from db import models
 from resolvers import requests as requests_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus
+from schema.ids import decode_id, filter_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
+
+# The lifecycle's transitions (resolvers/requests.py, `LIFECYCLE`) by the mutation that makes them.
+MUTATION_TRANSITIONS = {
+    "assignRequest": requests_resolvers.Transition.ASSIGN,
+    "changeRequestStatus": requests_resolvers.Transition.CHANGE_STATUS,
+}
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -138,8 +144,8 @@ class Query:
         page = await requests_resolvers.list_requests(
             info.context,
             status=f.status,
-            customer_id=f.customer_id,
-            operator_id=f.operator_id,
+            customer_id=filter_id(f.customer_id, "Customer"),
+            operator_id=filter_id(f.operator_id, "Operator", "User"),
             include_archived=bool(f.include_archived),
             first=first,
             after=after,
@@ -148,7 +154,7 @@ class Query:
 
     @strawberry.field(description="One request by ID (archived ones too); null when absent or not visible.")
     async def request(self, info: Info, id: strawberry.ID) -> Request | None:
-        row = await requests_resolvers.get_request(info.context, global_id=id)
+        row = await requests_resolvers.get_request(info.context, pk=decode_id(id, "Request"))
         return Request.from_row(row) if row else None
 
 
@@ -156,7 +162,9 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="File a support request (PENDING): staff for any customer, a CUSTOMER for itself.")
     async def create_request(self, info: Info, input: CreateRequestInput) -> RequestPayload:
-        work = requests_resolvers.create_request(info.context, customer_id=input.customer_id, body=input.body)
+        work = requests_resolvers.create_request(
+            info.context, customer_id=decode_id(input.customer_id, "Customer"), body=input.body
+        )
         return await to_payload(RequestPayload, "request", Request.from_row, work)
 
     @strawberry.mutation(
@@ -164,7 +172,9 @@ class Mutation:
     )
     async def assign_request(self, info: Info, input: AssignRequestInput) -> RequestPayload:
         work = requests_resolvers.assign_request(
-            info.context, request_id=input.request_id, operator_id=input.operator_id
+            info.context,
+            request_id=decode_id(input.request_id, "Request"),
+            operator_id=decode_id(input.operator_id, "Operator", "User"),
         )
         return await to_payload(RequestPayload, "request", Request.from_row, work)
 
@@ -172,7 +182,7 @@ class Mutation:
     async def change_request_status(self, info: Info, input: ChangeRequestStatusInput) -> RequestPayload:
         work = requests_resolvers.change_request_status(
             info.context,
-            request_id=input.request_id,
+            request_id=decode_id(input.request_id, "Request"),
             status=input.status,
             resolution_comment=input.resolution_comment,
         )
@@ -180,5 +190,5 @@ class Mutation:
 
     @strawberry.mutation(description="Archive a request: hidden from lists and counts unless `includeArchived`.")
     async def archive_request(self, info: Info, id: strawberry.ID) -> RequestPayload:
-        work = requests_resolvers.archive_request(info.context, global_id=id)
+        work = requests_resolvers.archive_request(info.context, pk=decode_id(id, "Request"))
         return await to_payload(RequestPayload, "request", Request.from_row, work)

@@ -12,7 +12,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
 
-from resolvers.errors import DomainError
+from resolvers.errors import CodedError, DomainError
 from schema import (
     ai,
     audit,
@@ -100,7 +100,7 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: Any, execution_context: Any = None) -> None:
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, (GraphQLError, DomainError)):
+            if original is None or isinstance(original, (GraphQLError, CodedError, DomainError)):
                 error_log.info(error)
 
 

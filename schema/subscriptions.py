@@ -15,6 +15,7 @@ from resolvers import subscriptions
 from schema.base import Info
 from schema.chat import ChatMessage
 from schema.customers import Customer
+from schema.ids import decode_id, filter_id
 from schema.requests import Request
 
 
@@ -31,7 +32,7 @@ class Subscription:
             strawberry.ID | None, strawberry.argument(description="Only this customer's requests.")
         ] = None,
     ) -> AsyncGenerator[Request, None]:
-        async for row in subscriptions.request_updates(info.context, customer_id=customer_id):
+        async for row in subscriptions.request_updates(info.context, customer_id=filter_id(customer_id, "Customer")):
             yield Request.from_row(row)
 
     @strawberry.subscription(
@@ -40,7 +41,7 @@ class Subscription:
     async def chat_message_added(
         self, info: Info, session_id: Annotated[strawberry.ID, strawberry.argument(description="The chat session.")]
     ) -> AsyncGenerator[ChatMessage, None]:
-        async for row in subscriptions.chat_messages(info.context, session_id=session_id):
+        async for row in subscriptions.chat_messages(info.context, session_id=decode_id(session_id, "ChatSession")):
             yield ChatMessage.from_row(row)
 
     @strawberry.subscription(description="A customer record was created (by staff or by a signup). Staff only.")

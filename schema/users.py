@@ -9,9 +9,9 @@ import strawberry
 from db import models
 from db.enums import STAFF_ROLES
 from resolvers import users as users_resolvers
-from resolvers.ids import to_global_id
 from schema.base import Info, Node
 from schema.enums import Role
+from schema.ids import to_global_id
 from schema.node import register_node
 
 if TYPE_CHECKING:

@@ -269,6 +269,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         extra_extensions=(compiled_extension(compiled),),
     )
     compiled.schema = schema._schema
+    compiled.enabled = lambda: settings.compiled.enabled
     graphql_app = GraphQLApp(
         schema,
         state=None,

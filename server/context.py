@@ -69,7 +69,7 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
         request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
         client = request.client.host if request.client else None
         ctx = RequestContext(
-            settings=state.settings,
+            settings=state.settings.for_resolvers(),
             sessionmaker=state.sessionmaker,
             loaders=loaders,
             services=state.services,

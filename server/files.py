@@ -20,7 +20,9 @@ async def download(request: Request) -> Response:
     state = request.app.state
     token = request.path_params["token"]
     try:
-        found = await contracts.open_download(state.settings, state.sessionmaker, state.services.storage, token)
+        found = await contracts.open_download(
+            state.settings.for_resolvers(), state.sessionmaker, state.services.storage, token
+        )
     except contracts.DownloadRefused:
         return _error(403, "FORBIDDEN", "This download link is invalid or has expired; ask for a new one.")
     except contracts.DownloadGone:

@@ -198,7 +198,7 @@ class Relay:
             return
         try:
             async with self.sessionmaker() as session:
-                message = await topics.compose(session, self.settings, item)
+                message = await topics.compose(session, self.settings.for_resolvers(), item)
             await self.backend.send(message)
         except PermanentFailure as failure:
             await self._dead(item, failure.reason)

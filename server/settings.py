@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.auth.known_secrets import PLACEHOLDER_SECRET, is_known_secret
+from resolvers.settings import AppConfig, AuthConfig, EmailConfig, ResolverSettings, StorageConfig
 
 
 def _config(prefix: str) -> SettingsConfigDict:
@@ -182,6 +183,28 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.app.env == "production"
+
+    def for_resolvers(self) -> ResolverSettings:
+        """What the resolvers read, as plain frozen values (built from the current settings on each call)."""
+        app, auth, storage = self.app, self.auth, self.storage
+        return ResolverSettings(
+            app=AppConfig(name=app.name, public_url=app.public_url),
+            auth=AuthConfig(
+                jwt_algorithm=auth.jwt_algorithm,
+                jwt_secret=auth.jwt_secret,
+                jwt_private_key=auth.jwt_private_key,
+                verification_ttl_seconds=auth.verification_ttl_seconds,
+                login_max_failures=auth.login_max_failures,
+                login_max_failures_per_address=auth.login_max_failures_per_address,
+                login_window_seconds=auth.login_window_seconds,
+            ),
+            storage=StorageConfig(
+                retry_after_seconds=storage.retry_after_seconds,
+                max_file_bytes=storage.max_file_bytes,
+                url_ttl_seconds=storage.url_ttl_seconds,
+            ),
+            email=EmailConfig(sales_recipients=tuple(self.email.sales_recipients)),
+        )
 
     def problems(self) -> list[str]:
         """What stops this configuration from running; empty when it may start."""

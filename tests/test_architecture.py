@@ -3,6 +3,9 @@
 The compiled read path sits beside schema: server calls it, it reads schema, resolvers and db, and nothing below
 server imports it. db and integrations never import schema or resolvers; migrations import only db (the table metadata).
 Checked on the source text (module-level and function-level imports alike, TYPE_CHECKING excluded).
+
+resolvers/ is plain Python: it imports neither strawberry nor graphql, nor anything of server/ (settings come as
+resolvers/settings.py's frozen values), not even for type checking.
 """
 
 import ast
@@ -20,7 +23,7 @@ FORBIDDEN = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, *, type_checking: bool = False) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     type_checking_lines: set[int] = set()
     for node in ast.walk(tree):
@@ -29,7 +32,7 @@ def _imports(path: Path) -> set[str]:
                 type_checking_lines.add(getattr(child, "lineno", -1))
     found: set[str] = set()
     for node in ast.walk(tree):
-        if getattr(node, "lineno", -1) in type_checking_lines:
+        if not type_checking and getattr(node, "lineno", -1) in type_checking_lines:
             continue
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
@@ -45,4 +48,14 @@ def test_imports_point_one_way():
             bad = _imports(path) & banned
             if bad:
                 violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
+    assert violations == []
+
+
+def test_resolvers_know_no_graphql_and_no_server():
+    banned = {"strawberry", "graphql", "server"}
+    violations = []
+    for path in sorted((ROOT / "resolvers").rglob("*.py")):
+        bad = _imports(path, type_checking=True) & banned
+        if bad:
+            violations.append(f"{path.relative_to(ROOT)} imports {sorted(bad)}")
     assert violations == []

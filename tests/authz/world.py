@@ -12,7 +12,7 @@ from typing import Any
 
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import Account, make_customer, make_user
 
 B_MARK = "B-SECRET"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from db import models
 from db.enums import ChatSessionStatus, MessageSender
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 
 _seq = itertools.count(1)
 

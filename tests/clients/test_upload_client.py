@@ -7,7 +7,7 @@ from typing import Any
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.clients.test_node_clients import node_modules, run  # noqa: F401  (the fixture and the runner)
 from tests.contracts.given import pdf, rows
 from tests.factories import make_customer, make_user

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 
 ONE = "query One($id: ID!) { customer(id: $id) { id lastName requests { totalCount } } }"

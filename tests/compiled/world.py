@@ -14,7 +14,7 @@ from typing import Any
 
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import Account, make_customer, make_user
 
 BASE = datetime(2026, 3, 1, 9, 30, 0, tzinfo=UTC)  # zero microseconds

@@ -11,7 +11,7 @@ import pytest
 from db import models
 from db.enums import Role
 from resolvers.contracts import sign_download_token
-from resolvers.ids import decode_id, to_global_id
+from schema.ids import decode_id, to_global_id
 from tests.contracts.given import DELETE, count, image, rows, upload
 from tests.factories import make_customer, make_user
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from server.app import create_app
 from tests import conftest
 from tests.chat.given import make_contract

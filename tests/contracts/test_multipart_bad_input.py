@@ -4,7 +4,7 @@
 import json
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 
 Q = "mutation U($input: UploadContractInput!) { uploadContract(input: $input) { errors { code } } }"

@@ -10,7 +10,7 @@ import pytest
 from db import models
 from db.enums import Role
 from resolvers import files
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.contracts.given import FILES, PREFLIGHT, count, image, multipart, padded_pdf, pdf, rows, upload
 from tests.factories import make_customer, make_user
 

@@ -1,7 +1,7 @@
 """archiveCustomer: a soft delete by ADMIN or SALES, audited; the record stays readable by id."""
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import audit_actions
 

@@ -4,7 +4,7 @@ import pytest
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 
 CUSTOMER = "query ($id: ID!) { customer(id: $id) { id firstName archivedAt } }"

@@ -1,7 +1,7 @@
 """Customer.requests and Customer.openRequestCount: nested, batched, archived left out unless asked."""
 
 from db.enums import RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import make_request
 

@@ -2,7 +2,7 @@
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import audit_actions
 

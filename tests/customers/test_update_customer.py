@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import audit_records
 

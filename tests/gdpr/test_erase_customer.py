@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from db import models
 from db.enums import Role
-from resolvers.ids import decode_id, to_global_id
+from schema.ids import decode_id, to_global_id
 from tests.contracts.given import count, rows
 from tests.factories import make_customer, make_user
 from tests.gdpr.given import (

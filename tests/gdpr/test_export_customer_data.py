@@ -6,7 +6,7 @@ from datetime import datetime
 from urllib.parse import urlparse
 
 from db.enums import Role
-from resolvers.ids import decode_id, to_global_id
+from schema.ids import decode_id, to_global_id
 from tests.factories import make_user
 from tests.gdpr.given import (
     CHAT_TITLE,

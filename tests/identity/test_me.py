@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_user
 
 ME = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_user
 from tests.identity.helpers import rows
 from tests.identity.test_sso import idp, me, sso  # noqa: F401  (fixtures)

@@ -5,7 +5,7 @@ import pytest
 from db import models
 from db.enums import Role
 from integrations.auth.passwords import verify_password
-from resolvers.ids import decode_id
+from schema.ids import decode_id
 from tests.factories import make_user
 from tests.requests.given import audit_records
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_user
 from tests.performance.test_sql_budget import _populate
 

@@ -13,7 +13,7 @@ import pytest
 
 from db import models
 from db.enums import RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 
 pytestmark = pytest.mark.usefixtures("resolver_path")

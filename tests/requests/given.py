@@ -6,7 +6,7 @@ from typing import Any
 
 from db import models
 from db.enums import RequestStatus
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 
 
 async def make_request(

@@ -6,6 +6,7 @@ import pytest
 
 from db.enums import RequestStatus, Role
 from resolvers.requests import LIFECYCLE
+from schema.requests import MUTATION_TRANSITIONS
 from tests.factories import make_customer, make_user
 from tests.requests.given import audit_records, gid, make_request
 
@@ -30,7 +31,7 @@ def _input(request, status, comment="Because"):
 
 
 def test_the_code_table_is_the_api_table():
-    moves = {pair for pair, move in LIFECYCLE.items() if move.mutation == "changeRequestStatus"}
+    moves = {pair for pair, move in LIFECYCLE.items() if move.transition == MUTATION_TRANSITIONS["changeRequestStatus"]}
     assert moves == ALLOWED
 
 

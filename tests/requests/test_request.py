@@ -1,7 +1,7 @@
 """request(id) and node(id): archived ones too; invisible or unknown ones are null."""
 
 from db.enums import RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import gid, make_request
 

@@ -3,7 +3,7 @@
 import pytest
 
 from db.enums import RequestStatus, Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.requests.given import gid, make_request
 

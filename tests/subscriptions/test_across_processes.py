@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.subscriptions.live import ServerProcess, connected, data_of, graphql, mutate, received, subscribe
 

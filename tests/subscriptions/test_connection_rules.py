@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from server.app import build_services
 from server.settings import Settings
 from tests.conftest import test_settings as settings_with

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from db.events import asyncpg_params
 from integrations.auth.tokens import TokenService
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from server import migrate
 from server.embedded_pg import start_embedded
 from tests.subscriptions.live import (

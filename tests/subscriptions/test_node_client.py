@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 from tests.subscriptions.live import ServerProcess, mutate
 

@@ -14,8 +14,8 @@ from db import models
 from db.enums import AuditStatus
 from db.loaders import Loaders
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.ids import to_global_id
 from resolvers.unit_of_work import system_unit_of_work
+from schema.ids import to_global_id
 from tests.identity.helpers import count, rows
 
 

@@ -1,13 +1,19 @@
-"""Relay global IDs: opaque base64url of "<Type>:<pk>"."""
+"""Relay global IDs: opaque base64url of "<Type>:<pk>".
+
+The API's IDs are encoded and decoded here, at the edge: resolvers take and return database ids. The spelling is
+that of the references stored in audit records and outbox payloads (db/refs.py), so the two always agree.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
+from db.refs import entity_ref
+
 
 def to_global_id(type_name: str, pk: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return entity_ref(type_name, pk)
 
 
 def parse_global_id(value: str) -> tuple[str, str] | None:
@@ -33,3 +39,12 @@ def decode_id(value: str, *expected: str) -> int | None:
     if not pk.isdigit() or len(pk) > 18:
         return None
     return int(pk)
+
+
+def filter_id(value: str | None, *expected: str) -> int | None:
+    """A list filter's ID as a database id: None when the filter is absent; 0, which no row has, when the value is
+    not a global ID of the `expected` types (such a filter matches nothing)."""
+    if value is None:
+        return None
+    pk = decode_id(value, *expected)
+    return 0 if pk is None else pk
