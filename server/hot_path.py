@@ -62,7 +62,7 @@ class HotPath:
         """The response, or None: the full pipeline answers (the body stays readable, Starlette keeps it)."""
         state = self.state
         settings = state.settings
-        if not settings.compiled.enabled or not self.compiled.hot.items:
+        if not self.compiled.enabled() or not self.compiled.hot.items:
             return None
         headers = request.headers
         media = (headers.get("content-type") or "").split(";")[0].strip().lower()

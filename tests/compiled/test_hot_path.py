@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from db import models
 from db.enums import Role
-from resolvers.ids import to_global_id
+from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
 
 ONE = "query One($id: ID!) { customer(id: $id) { id firstName lastName requests { totalCount } } }"
