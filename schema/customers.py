@@ -20,7 +20,6 @@ from schema.base import Info, Node, UserError, to_payload
 from schema.enums import OrderDirection, RequestStatus
 from schema.node import register_node
 from schema.pagination import Connection
-from schema.refs import customer_from_row
 from schema.requests import Request, RequestConnection
 
 PageSize = Annotated[int | None, strawberry.argument(description="Page size from the start: 0-50 (default 20).")]
@@ -97,9 +96,6 @@ class Customer(Node):
             version=row.version,
             _row=row,
         )
-
-
-customer_from_row.provide(Customer.from_row)  # for the fields pointing back here (schema/refs.py)
 
 
 @register_node("Customer")

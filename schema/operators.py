@@ -14,7 +14,6 @@ from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus, Role
 from schema.node import register_node
 from schema.pagination import Connection
-from schema.refs import operator_from_row
 from schema.requests import Request, RequestConnection
 
 PageSize = Annotated[int | None, strawberry.argument(description="Page size (default 20, max 50).")]
@@ -64,9 +63,6 @@ class Operator(Node):
     @strawberry.field(description="How many requests assigned to this operator are open (archived excluded).")
     async def open_request_count(self, info: Info) -> int:
         return await requests_resolvers.open_count_of_operator(info.context, operator_id=self._row.id)  # type: ignore[arg-type]
-
-
-operator_from_row.provide(Operator.from_row)  # for Request.processedBy (schema/refs.py)
 
 
 @register_node("Operator")
