@@ -23,6 +23,7 @@ from graphql import GraphQLSchema, parse
 from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
 from compiled import rules
@@ -162,8 +163,6 @@ class CompiledReads:
 
 
 def _is_http(request: Any) -> bool:
-    from starlette.requests import Request
-
     return isinstance(request, Request)
 
 

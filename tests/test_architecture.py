@@ -240,7 +240,10 @@ def test_no_import_cycles():
 
 
 def test_the_cycle_check_finds_a_loop_hidden_in_a_function():
-    hidden = Edge("schema.customers", "schema.chat", 1, "module"), Edge("schema.chat", "schema.customers", 2, "function")
+    hidden = (
+        Edge("schema.customers", "schema.chat", 1, "module"),
+        Edge("schema.chat", "schema.customers", 2, "function"),
+    )
     assert _cycles(list(hidden)) == [["schema.chat", "schema.customers"]]
     type_only = hidden[0], Edge("schema.chat", "schema.customers", 2, "type_checking")
     assert _cycles([edge for edge in type_only if edge.runs]) == []
