@@ -259,3 +259,21 @@ def test_imports_inside_functions_are_optional_dependencies_only():
         for line in _function_imports(path, [edge for edge in EDGES if edge.source == module])
     ]
     assert found == []
+
+
+# What only resolvers/ may use: the loaders and the database. schema/ reads rows through resolvers/ (db's tables,
+# enums and page shape are types it may name).
+DATA_ACCESS = ("db.loaders", "db.engine", "db.reader", "db.statements", "sqlalchemy", "sqlmodel", "asyncpg")
+
+
+def test_schema_reads_through_resolvers():
+    found = [str(edge) for edge in EDGES if edge.source.startswith("schema.") and edge.target.startswith(DATA_ACCESS)]
+    for module, path in MODULES.items():
+        if module.startswith("schema."):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            found += [
+                f"{module} line {node.lineno}: {ast.unparse(node)}"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute) and node.attr in ("loaders", "sessionmaker")
+            ]
+    assert found == []
