@@ -24,6 +24,7 @@ from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, parse
 from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
 from compiled import rules
@@ -234,8 +235,6 @@ def _nothing() -> None:
 
 
 def _is_http(request: Any) -> bool:
-    from starlette.requests import Request
-
     return isinstance(request, Request)
 
 

@@ -80,6 +80,12 @@ async def session_of(ctx: RequestContext, *, message: models.ChatMessage) -> mod
     return chat  # type: ignore[no-any-return]
 
 
+async def customer_of(ctx: RequestContext, *, chat: models.ChatSession) -> models.Customer:
+    """The customer of a session the viewer already sees (batched by the row loader)."""
+    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(chat.customer_id)
+    return row
+
+
 async def customer_sessions(
     ctx: RequestContext,
     *,

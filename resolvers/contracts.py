@@ -71,6 +71,12 @@ async def visible_contract(ctx: RequestContext, *, contract_id: int) -> models.C
     return contract  # type: ignore[no-any-return]
 
 
+async def customer_of(ctx: RequestContext, *, contract: models.Contract) -> models.Customer:
+    """The customer of a contract the viewer already sees (batched by the row loader)."""
+    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(contract.customer_id)
+    return row
+
+
 def _signing_key(settings: ResolverSettings) -> bytes:
     auth = settings.auth
     material = auth.jwt_secret if auth.jwt_algorithm == "HS256" else (auth.jwt_private_key or auth.jwt_secret)

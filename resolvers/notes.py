@@ -44,6 +44,12 @@ async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | No
     return await ctx.loaders.by_id(models.Note).load(note_id)  # type: ignore[no-any-return]
 
 
+async def customer_of(ctx: RequestContext, *, note: models.Note) -> models.Customer:
+    """The customer a note the viewer already sees is about (batched by the row loader)."""
+    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(note.customer_id)
+    return row
+
+
 async def add_customer_note(ctx: RequestContext, *, customer_id: int | None, body: str) -> models.Note:
     viewer = require_role(ctx.viewer, *STAFF_ROLES)
     v = Validation()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
 from resolvers import auth as auth_resolvers
 from resolvers.errors import DomainError
 from schema.base import Info, UserError, user_errors
+from schema.customers import Customer
 from schema.users import User
-
-if TYPE_CHECKING:
-    from schema.customers import Customer
 
 
 @strawberry.input(description="Credentials for `login`.")
@@ -47,7 +45,7 @@ class SignupInput:
 @strawberry.type(description="The result of `signup`: the new (unverified) account and its customer record.")
 class SignupPayload:
     user: User | None = strawberry.field(default=None, description="The new CUSTOMER account (not yet verified).")
-    customer: Annotated[Customer, strawberry.lazy("schema.customers")] | None = strawberry.field(
+    customer: Customer | None = strawberry.field(
         default=None, description="The customer record created with the account."
     )
     errors: list[UserError] = strawberry.field(
@@ -81,8 +79,6 @@ class Mutation:
         "verification link. The account can sign in once the email is verified."
     )
     async def signup(self, info: Info, input: SignupInput) -> SignupPayload:
-        from schema.customers import Customer
-
         try:
             user, customer = await auth_resolvers.signup(
                 info.context,

@@ -15,6 +15,7 @@ from schema.enums import ChatSessionStatus, MessageSender
 from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
+from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -50,11 +51,8 @@ class ChatSession(Node):
         )
 
     @strawberry.field(description="The customer the chat belongs to.")
-    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
-
-        row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+    async def customer(self, info: Info) -> CustomerRef:
+        return customer_from_row(await chat_resolvers.customer_of(info.context, chat=self._row))
 
     @strawberry.field(description="Who started the chat; null when that user is not visible to the viewer.")
     async def started_by(self, info: Info) -> User | None:

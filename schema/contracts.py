@@ -16,6 +16,7 @@ from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
+from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -46,11 +47,8 @@ class Contract(Node):
         )
 
     @strawberry.field(description="The customer the contract belongs to.")
-    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
-
-        row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+    async def customer(self, info: Info) -> CustomerRef:
+        return customer_from_row(await contracts_resolvers.customer_of(info.context, contract=self._row))
 
     @strawberry.field(description="Who uploaded it; null when that user is gone or not visible to the viewer.")
     async def uploaded_by(self, info: Info) -> User | None:

@@ -14,6 +14,7 @@ from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
+from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
 
 if TYPE_CHECKING:
@@ -36,11 +37,8 @@ class Note(Node):
         )
 
     @strawberry.field(description="The customer the note is about.")
-    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")]:
-        from schema.customers import Customer
-
-        row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+    async def customer(self, info: Info) -> CustomerRef:
+        return customer_from_row(await notes_resolvers.customer_of(info.context, note=self._row))
 
     @strawberry.field(description="The staff user who wrote it; null once that user is deleted.")
     async def author(self, info: Info) -> User | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 
@@ -14,19 +14,13 @@ from schema.enums import RequestStatus
 from schema.ids import decode_id, filter_id, to_global_id
 from schema.node import register_node
 from schema.pagination import Connection
+from schema.refs import CustomerRef, OperatorRef, customer_from_row, operator_from_row
 
 # The lifecycle's transitions (resolvers/requests.py, `LIFECYCLE`) by the mutation that makes them.
 MUTATION_TRANSITIONS = {
     "assignRequest": requests_resolvers.Transition.ASSIGN,
     "changeRequestStatus": requests_resolvers.Transition.CHANGE_STATUS,
 }
-
-if TYPE_CHECKING:
-    from schema.customers import Customer
-    from schema.operators import Operator
-
-CustomerRef = Annotated["Customer", strawberry.lazy("schema.customers")]
-OperatorRef = Annotated["Operator", strawberry.lazy("schema.operators")]
 
 
 @strawberry.type(description="A customer's support request, moving PENDING → IN_PROGRESS → COMPLETED or REJECTED.")
@@ -58,22 +52,16 @@ class Request(Node):
 
     @strawberry.field(description="The customer the request belongs to.")
     async def customer(self, info: Info) -> CustomerRef:
-        from schema.customers import Customer
-
-        return Customer.from_row(await requests_resolvers.customer_of(info.context, request=self._row))
+        return customer_from_row(await requests_resolvers.customer_of(info.context, request=self._row))
 
     @strawberry.field(description="The owner of the request (the same customer as `customer`; the seed API's name).")
     async def created_by(self, info: Info) -> CustomerRef:
-        from schema.customers import Customer
-
-        return Customer.from_row(await requests_resolvers.customer_of(info.context, request=self._row))
+        return customer_from_row(await requests_resolvers.customer_of(info.context, request=self._row))
 
     @strawberry.field(description="The operator handling the request; null while unassigned.")
     async def processed_by(self, info: Info) -> OperatorRef | None:
-        from schema.operators import Operator
-
         row = await requests_resolvers.processed_by(info.context, request=self._row)
-        return Operator.from_row(row) if row else None
+        return operator_from_row(row) if row else None
 
 
 @register_node("Request")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
-
 import strawberry
 
 from db import models
@@ -13,10 +11,8 @@ from schema.base import Info, Node
 from schema.enums import Role
 from schema.ids import to_global_id
 from schema.node import register_node
-
-if TYPE_CHECKING:
-    from schema.customers import Customer
-    from schema.operators import Operator
+from schema.operators import Operator
+from schema.refs import CustomerRef, customer_from_row
 
 
 @strawberry.type(description="A login: staff (ADMIN, OPERATOR, SALES) or a customer's own account.")
@@ -41,18 +37,14 @@ class User(Node):
         )
 
     @strawberry.field(description="The customer record of a CUSTOMER account; null for staff.")
-    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")] | None:
-        from schema.customers import Customer
-
+    async def customer(self, info: Info) -> CustomerRef | None:
         if self._row.customer_id is None:
             return None
         row = await users_resolvers.visible_customer(info.context, customer_id=self._row.customer_id)
-        return Customer.from_row(row) if row else None
+        return customer_from_row(row) if row else None
 
     @strawberry.field(description="The staff user as an Operator; null for customers.")
-    async def operator(self, info: Info) -> Annotated[Operator, strawberry.lazy("schema.operators")] | None:
-        from schema.operators import Operator
-
+    async def operator(self, info: Info) -> Operator | None:
         if self._row.role not in STAFF_ROLES:
             return None
         return Operator.from_row(self._row)

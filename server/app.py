@@ -36,6 +36,7 @@ from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
+from server.embedded_pg import start_embedded
 from server.hot_path import HotPath
 from server.http_rules import BodyLimit
 from server.persisted_queries import PersistedQueries
@@ -59,8 +60,6 @@ def database_url(settings: Settings) -> str:
         return settings.database.url
     if settings.is_production:
         raise ConfigError("DATABASE_URL is required in production")
-    from server.embedded_pg import start_embedded
-
     url, _server = start_embedded(Path(settings.app.data_dir) / "pgdata")
     return url
 

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
 
+import uvicorn
+from alembic import command
+from pydantic import ValidationError
+
+from db.engine import async_url
+from schema.root import build_schema
+from server import migrate
+from server import settings as config
+from server.admin import create_admin
+from server.app import ConfigError, database_url
+from server.documents import register_folder
+from server.logs import configure_logging
+from server.relay import run_worker
+from server.retention import run_purge_command
+from server.seed import seed_bulk, seed_demo_once
 from server.settings import get_settings
 
 
 class CliError(Exception):
-    """What the operator must fix, said in one line (the CLI avoids importing the app just to say it)."""
+    """What the operator must fix, said in one line."""
 
 
 def _fail(message: str) -> int:
@@ -22,8 +38,6 @@ def _fail(message: str) -> int:
 
 def _check_url(url: str) -> None:
     """A malformed or non-PostgreSQL DATABASE_URL fails here, in one line, before anything starts."""
-    from db.engine import async_url
-
     try:
         async_url(url)
     except Exception as error:
@@ -38,9 +52,7 @@ def _url_or_embedded() -> str:
     if settings.database.url:
         _check_url(settings.database.url)
         return settings.database.url
-    from server.app import database_url  # starts the embedded cluster
-
-    return database_url(settings)
+    return database_url(settings)  # starts the embedded cluster
 
 
 def _first_line(error: BaseException) -> str:
@@ -49,23 +61,17 @@ def _first_line(error: BaseException) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from server import migrate
-
     url = _url_or_embedded()
     if args.action == "upgrade":
         migrate.upgrade(url, args.revision or "head")
     elif args.action == "downgrade":
         migrate.downgrade(url, args.revision or "-1")
     else:
-        from alembic import command
-
         command.current(migrate.alembic_config(url), verbose=False)
     return 0
 
 
 def cmd_export_schema(args: argparse.Namespace) -> int:
-    from schema.root import build_schema
-
     sdl = build_schema().as_str() + "\n"
     if args.output == "-":
         sys.stdout.write(sdl)
@@ -76,8 +82,6 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_register_documents(args: argparse.Namespace) -> int:
-    from server.documents import register_folder
-
     folder = Path(args.folder)
     if not folder.is_dir():
         raise CliError(f"{folder} is not a directory")
@@ -90,8 +94,6 @@ def cmd_register_documents(args: argparse.Namespace) -> int:
 
 
 def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
-    import uvicorn
-
     uvicorn.run(
         "server.main:app",
         host=host,
@@ -123,9 +125,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_dev(args: argparse.Namespace) -> int:
     """Embedded PostgreSQL when DATABASE_URL is unset, migrations, demo data once, then serve with GraphiQL."""
-    from server import migrate
-    from server.seed import seed_demo_once
-
     os.environ.setdefault("APP_ENV", "development")
     get_settings.cache_clear()
     settings = get_settings()
@@ -158,9 +157,6 @@ def _print_logins(logins: list[tuple[str, str, str]]) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from server import migrate
-    from server.seed import seed_bulk, seed_demo_once
-
     if args.customers < 0:
         return _fail("--customers must be a positive number")
     url = _url_or_embedded()
@@ -173,15 +169,10 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from server.retention import run_purge_command
-
     return run_purge_command(_url_or_embedded(), older_than=args.older_than, dry_run=args.dry_run)
 
 
 def cmd_create_admin(args: argparse.Namespace) -> int:
-    from server import migrate
-    from server.admin import create_admin
-
     url = _url_or_embedded()
     if not get_settings().database.url:  # the embedded database is ours to bring to head; a real one is not
         migrate.upgrade(url)
@@ -196,10 +187,6 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """The outbox relay on its own (run any number); stops cleanly on SIGTERM or Ctrl-C."""
-    import asyncio
-
-    from server.relay import run_worker
-
     url = _url_or_embedded()
     asyncio.run(run_worker(get_settings(), url, metrics_port=args.metrics_port))
     return 0
@@ -261,14 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _describe(error: BaseException) -> str:
     """One line for the operator: what is wrong, never a stack trace (and never a password)."""
-    from pydantic import ValidationError
-
-    app = sys.modules.get("server.app")  # a ConfigError can only come from an app that was imported
-    if isinstance(error, CliError) or (app is not None and isinstance(error, app.ConfigError)):
+    if isinstance(error, (CliError, ConfigError)):
         return str(error)
     if isinstance(error, ValidationError):
-        from server import settings as config
-
         prefixes = {
             cls.__name__: str(cls.model_config.get("env_prefix", ""))
             for cls in vars(config).values()
@@ -285,8 +267,6 @@ def _describe(error: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        from server.logs import configure_logging
-
         configure_logging(get_settings().app.log_level)
         for chatty in ("pgserver", "alembic.runtime.plugins"):  # their INFO lines drown the useful ones
             logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -14,6 +14,7 @@ from graphql import GraphQLError, OperationDefinitionNode, parse, validate
 
 from db.engine import create_engine, create_sessionmaker
 from db.persisted import register_trusted
+from schema.root import build_schema
 from server.persisted_queries import document_hash
 
 
@@ -35,8 +36,6 @@ def _operation_name(text: str) -> str | None:
 
 def check_documents(folder: Path) -> tuple[list[tuple[Path, str]], list[str]]:
     """(valid files with their text, one line per invalid file)."""
-    from schema.root import build_schema
-
     schema = build_schema()._schema
     valid: list[tuple[Path, str]] = []
     invalid: list[str] = []

@@ -25,7 +25,7 @@ def start_embedded(data_dir: str | Path, *, cleanup_mode: str | None = "stop") -
 def _forget_dead_handles(path: Path) -> None:
     """pgserver stops the cluster when the last process using it exits; a process that was killed never
     unregisters, and the cluster would then never be stopped again. Drop such dead processes from its list."""
-    import psutil
+    import psutil  # optional, like pgserver (the embedded extra): production never needs it
 
     handles = path / ".handle_pids.json"
     try:

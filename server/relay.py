@@ -38,6 +38,7 @@ import asyncio
 import logging
 import os
 import random
+import signal
 import socket
 import uuid
 from collections.abc import Callable
@@ -47,11 +48,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from prometheus_client import start_http_server
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from db.engine import create_engine, create_sessionmaker
 from integrations.email import DeliveryError, EmailBackend, PermanentFailure, TransientFailure
 from integrations.email.mailbox import FileMailbox
+from integrations.email.sendgrid_backend import SendGridBackend
 from resolvers import outbox as topics
 from server import metrics
 from server.settings import Settings
@@ -117,8 +121,6 @@ def email_backend(settings: Settings) -> EmailBackend:
     """The configured backend: the development mailbox (default) or SendGrid."""
     email = settings.email
     if email.backend == "sendgrid":
-        from integrations.email.sendgrid_backend import SendGridBackend
-
         return SendGridBackend(
             api_key=email.sendgrid_api_key or "",
             sender=email.sender,
@@ -313,10 +315,6 @@ def start_in_server(
 async def run_worker(settings: Settings, url: str, *, metrics_port: int | None = None) -> None:
     """`customer-graph worker`: one relay until SIGTERM/SIGINT; in-flight sends finish, unsent claims wait for
     their lease."""
-    import signal
-
-    from db.engine import create_engine, create_sessionmaker
-
     concurrency = settings.outbox.concurrency
     engine = create_engine(
         url,
@@ -327,8 +325,6 @@ async def run_worker(settings: Settings, url: str, *, metrics_port: int | None =
     )
     relay = Relay(create_sessionmaker(engine), email_backend(settings), settings)
     if metrics_port is not None:
-        from prometheus_client import start_http_server
-
         start_http_server(metrics_port, addr=settings.app.host, registry=metrics.REGISTRY)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -26,10 +26,12 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from db import models
-from integrations.storage import Storage
+from db.engine import create_engine, create_sessionmaker
+from integrations.storage import Storage, storage_from_settings
 from resolvers import gdpr
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.unit_of_work import system_unit_of_work
+from server.settings import get_settings
 
 log = logging.getLogger("customer_graph.retention")
 ACTOR = "system:retention"
@@ -140,10 +142,6 @@ async def run_periodically(state: Any, settings: Any, *, first_delay: float = 60
 
 def run_purge_command(url: str, *, older_than: str | None, dry_run: bool, stream: TextIO = sys.stderr) -> int:
     """`customer-graph purge`: erase every customer archived longer than `older_than` (or RETENTION_ARCHIVED_DAYS)."""
-    from db.engine import create_engine, create_sessionmaker
-    from integrations.storage import storage_from_settings
-    from server.settings import get_settings
-
     settings = get_settings()
     if older_than is None:
         if not settings.retention.archived_days:

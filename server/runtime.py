@@ -20,6 +20,7 @@ import gc
 import time
 from typing import Any
 
+from db.statements import StatementTally
 from server import metrics
 
 _started: list[float] = []
@@ -53,8 +54,6 @@ def freeze_startup_heap() -> None:
 
 def instrument(engine: Any) -> None:
     """Collector timer and the SQL statement counter on `engine` (an AsyncEngine), for /metrics."""
-    from db.statements import StatementTally
-
     time_collections()
     StatementTally(lambda _statement: metrics.SQL_STATEMENTS.inc()).attach(engine.sync_engine)
 

@@ -19,8 +19,9 @@ from google.api_core import exceptions as api_exceptions
 from google.api_core.retry import Retry, if_transient_error
 from google.auth.credentials import AnonymousCredentials, Signing
 from google.cloud import storage
+from google.oauth2 import service_account
 
-from integrations.storage import CHUNK, KEY, ObjectMissing, StorageUnavailable
+from integrations.storage.base import CHUNK, KEY, ObjectMissing, StorageUnavailable
 
 log = logging.getLogger("customer_graph.storage")
 
@@ -60,8 +61,6 @@ class GcsStorage:
         options: dict[str, Any] = {}
         credentials: Any = None
         if settings.gcs_credentials_file:
-            from google.oauth2 import service_account
-
             credentials = service_account.Credentials.from_service_account_file(settings.gcs_credentials_file)
         if settings.gcs_endpoint:
             options["api_endpoint"] = settings.gcs_endpoint

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import anyio
 
-from integrations.storage import CHUNK, KEY, ObjectMissing, StorageUnavailable
+from integrations.storage.base import CHUNK, KEY, ObjectMissing, StorageUnavailable
 
 
 class LocalStorage:
