@@ -12,7 +12,6 @@ from resolvers import users as users_resolvers
 from resolvers.ids import to_global_id
 from schema.base import Info, Node
 from schema.enums import Role
-from schema.node import register_node
 
 if TYPE_CHECKING:
     from schema.customers import Customer
@@ -58,7 +57,6 @@ class User(Node):
         return Operator.from_row(self._row)
 
 
-@register_node("User")
 async def load_user_node(ctx, pk: int) -> User | None:  # type: ignore[no-untyped-def]
     row = await users_resolvers.visible_user(ctx, user_id=pk)
     return User.from_row(row) if row else None
