@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from server.embedded_pg import EmbeddedUnavailable, load_pgserver
 from server.settings import get_settings
 
 
@@ -93,7 +94,8 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     import uvicorn
 
     uvicorn.run(
-        "server.main:app",
+        "server.app:create_app_from_env",  # an import string: each worker process builds its own app
+        factory=True,
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
@@ -117,6 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--workers > 1 needs DATABASE_URL (the embedded database serves one process)")
     if settings.database.url:
         _check_url(settings.database.url)  # an unreachable database still starts: /ready reports it
+    else:
+        load_pgserver()  # the embedded database must be installed: say so here, not in a worker's traceback
     _serve(args.host or settings.app.host, args.port or settings.app.port, args.workers)
     return 0
 
@@ -264,7 +268,7 @@ def _describe(error: BaseException) -> str:
     from pydantic import ValidationError
 
     app = sys.modules.get("server.app")  # a ConfigError can only come from an app that was imported
-    if isinstance(error, CliError) or (app is not None and isinstance(error, app.ConfigError)):
+    if isinstance(error, (CliError, EmbeddedUnavailable)) or (app is not None and isinstance(error, app.ConfigError)):
         return str(error)
     if isinstance(error, ValidationError):
         from server import settings as config
