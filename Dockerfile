@@ -13,21 +13,25 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
 # Dependencies first (from pyproject.toml, pinned by constraints.txt): this layer is reused until they change.
+# Only the production ones: no extras, so no embedded PostgreSQL (pgserver, the `embedded` extra) in the image.
 COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
- && pip install -c constraints.txt -r /tmp/requirements.txt
+ && pip install -c constraints.txt -r /tmp/requirements.txt \
+ && python -c "import importlib.util, sys; sys.exit('pgserver is in the image' if importlib.util.find_spec('pgserver') else 0)"
 
 # Then our own packages (listed explicitly in pyproject.toml), without touching the dependencies again.
 COPY README.md alembic.ini ./
 COPY server ./server
+COPY compiled ./compiled
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY db ./db
 COPY integrations ./integrations
 COPY migrations ./migrations
 RUN pip install --no-deps . \
- && customer-graph --help > /dev/null
+ && customer-graph --help > /dev/null \
+ && cd / && python -c "import server.app"  # the installed packages, not /src: every one of them is there
 
 # ---- runtime: slim Python, the virtualenv, a non-root user -------------------------------------------------
 FROM python:3.11-slim AS runtime
@@ -53,4 +57,5 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; r = urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('APP_PORT', '8000'), timeout=4); sys.exit(0 if r.status == 200 else 1)"]
 
 # More processes: docker run ... customer-graph serve --host 0.0.0.0 --workers 4
+# (`serve` runs uvicorn on the app factory, `server.app:create_app_from_env`; each worker builds its own app.)
 CMD ["customer-graph", "serve", "--host", "0.0.0.0"]

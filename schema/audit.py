@@ -13,7 +13,6 @@ from resolvers import audit_records as audit_resolvers
 from resolvers import users as users_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, filter_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.users import User
 
@@ -58,7 +57,6 @@ class AuditRecordConnection(Connection[AuditRecord]):
     pass
 
 
-@register_node("AuditRecord")
 async def load_audit_record_node(ctx, pk: int) -> AuditRecord | None:  # type: ignore[no-untyped-def]
     row = await audit_resolvers.visible_audit_record(ctx, record_id=pk)
     return AuditRecord.from_row(row) if row else None

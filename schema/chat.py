@@ -13,7 +13,6 @@ from resolvers import users as users_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import ChatSessionStatus, MessageSender
 from schema.ids import decode_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
@@ -135,13 +134,11 @@ async def customer_chat_sessions(
     return ChatSessionConnection.from_page(page, ChatSession.from_row)  # type: ignore[no-any-return]
 
 
-@register_node("ChatSession")
 async def load_chat_session_node(ctx, pk: int) -> ChatSession | None:  # type: ignore[no-untyped-def]
     row = await chat_resolvers.visible_session(ctx, session_id=pk)
     return ChatSession.from_row(row) if row else None
 
 
-@register_node("ChatMessage")
 async def load_chat_message_node(ctx, pk: int) -> ChatMessage | None:  # type: ignore[no-untyped-def]
     row = await chat_resolvers.visible_message(ctx, message_id=pk)
     return ChatMessage.from_row(row) if row else None

@@ -14,7 +14,6 @@ from resolvers import contracts as contracts_resolvers
 from resolvers import users as users_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
@@ -86,7 +85,6 @@ async def customer_contracts(
     return ContractConnection.from_page(page, Contract.from_row)  # type: ignore[no-any-return]
 
 
-@register_node("Contract")
 async def load_contract_node(ctx, pk: int) -> Contract | None:  # type: ignore[no-untyped-def]
     row = await contracts_resolvers.visible_contract(ctx, contract_id=pk)
     return Contract.from_row(row) if row else None

@@ -18,7 +18,6 @@ from schema import notes as notes_schema
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import OrderDirection, RequestStatus
 from schema.ids import decode_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.requests import Request, RequestConnection
 
@@ -98,7 +97,6 @@ class Customer(Node):
         )
 
 
-@register_node("Customer")
 async def load_customer_node(ctx, pk: int) -> Customer | None:  # type: ignore[no-untyped-def]
     row = await users_resolvers.visible_customer(ctx, customer_id=pk)
     return Customer.from_row(row) if row else None

@@ -12,7 +12,6 @@ from resolvers import notes as notes_resolvers
 from resolvers import users as users_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.refs import CustomerRef, customer_from_row
 from schema.users import User
@@ -69,7 +68,6 @@ async def customer_notes(
     return NoteConnection.from_page(page, Note.from_row)  # type: ignore[no-any-return]
 
 
-@register_node("Note")
 async def load_note_node(ctx, pk: int) -> Note | None:  # type: ignore[no-untyped-def]
     row = await notes_resolvers.visible_note(ctx, note_id=pk)
     return Note.from_row(row) if row else None

@@ -12,7 +12,6 @@ from resolvers import requests as requests_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus, Role
 from schema.ids import to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.requests import Request, RequestConnection
 
@@ -65,7 +64,6 @@ class Operator(Node):
         return await requests_resolvers.open_count_of_operator(info.context, operator_id=self._row.id)  # type: ignore[arg-type]
 
 
-@register_node("Operator")
 async def load_operator_node(ctx, pk: int) -> Operator | None:  # type: ignore[no-untyped-def]
     row = await operators_resolvers.visible_operator(ctx, pk=pk)
     return Operator.from_row(row) if row else None

@@ -12,7 +12,6 @@ from db import models
 from resolvers import outbox as outbox_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 
 
@@ -60,7 +59,6 @@ class OutboxMessageConnection(Connection[OutboxMessage]):
     pass
 
 
-@register_node("OutboxMessage")
 async def load_outbox_message_node(ctx, pk: int) -> OutboxMessage | None:  # type: ignore[no-untyped-def]
     row = await outbox_resolvers.visible_outbox_message(ctx, message_id=pk)
     return OutboxMessage.from_row(row) if row else None

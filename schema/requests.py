@@ -12,7 +12,6 @@ from resolvers import requests as requests_resolvers
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus
 from schema.ids import decode_id, filter_id, to_global_id
-from schema.node import register_node
 from schema.pagination import Connection
 from schema.refs import CustomerRef, OperatorRef, customer_from_row, operator_from_row
 
@@ -64,7 +63,6 @@ class Request(Node):
         return operator_from_row(row) if row else None
 
 
-@register_node("Request")
 async def load_request_node(ctx, pk: int) -> Request | None:  # type: ignore[no-untyped-def]
     row = await requests_resolvers.visible_request(ctx, pk=pk)
     return Request.from_row(row) if row else None

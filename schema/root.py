@@ -28,11 +28,10 @@ from schema import (
     subscriptions,
     users,
 )
-from schema.base import Info, Node
 from schema.extensions import AnonymousGate, ErrorPolicy
 from schema.input_guard import guard_root_fields
 from schema.limits import Limits, QueryLimits
-from schema.node import resolve_node
+from schema.node import node_query, node_registry
 
 error_log = logging.getLogger("strawberry.execution")
 
@@ -54,13 +53,6 @@ DOMAINS: tuple[ModuleType, ...] = (
 )
 
 
-@strawberry.type
-class NodeQuery:
-    @strawberry.field(description="Refetch any object by its global ID; null when absent or not visible.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await resolve_node(info.context, id)
-
-
 ROOT_DESCRIPTIONS = {
     "Query": "Everything that can be read.",
     "Mutation": "Everything that can be changed; each returns a payload with `errors`.",
@@ -75,16 +67,6 @@ def _merge(name: str, attr: str, base: tuple[type, ...] = ()) -> Any:
     merged = merge_types(name, parts)
     merged.__strawberry_definition__.description = ROOT_DESCRIPTIONS[name]  # type: ignore[attr-defined]
     return merged
-
-
-def _types() -> list[type]:
-    """Every type implementing Node, so `node(id:)` can return any of them."""
-    found: list[type] = []
-    for module in DOMAINS:
-        for value in vars(module).values():
-            if isinstance(value, type) and issubclass(value, Node) and value is not Node and value not in found:
-                found.append(value)
-    return found
 
 
 # Valid documents are remembered by QueryLimits (schema/limits.py), which validates them itself. strawberry's
@@ -117,7 +99,8 @@ def build_schema(
     ]
     if not introspection:
         extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    query = _merge("Query", "Query", (NodeQuery,))
+    nodes = node_registry()  # the refetchable types, so `node(id:)` can return any of them
+    query = _merge("Query", "Query", (node_query(nodes),))
     mutation = _merge("Mutation", "Mutation")
     guard_root_fields(query)
     guard_root_fields(mutation)
@@ -125,6 +108,6 @@ def build_schema(
         query=query,
         mutation=mutation,
         subscription=_merge("Subscription", "Subscription"),
-        types=_types(),
+        types=nodes.types,
         extensions=extensions,
     )

@@ -10,7 +10,6 @@ from resolvers import users as users_resolvers
 from schema.base import Info, Node
 from schema.enums import Role
 from schema.ids import to_global_id
-from schema.node import register_node
 from schema.operators import Operator
 from schema.refs import CustomerRef, customer_from_row
 
@@ -50,7 +49,6 @@ class User(Node):
         return Operator.from_row(self._row)
 
 
-@register_node("User")
 async def load_user_node(ctx, pk: int) -> User | None:  # type: ignore[no-untyped-def]
     row = await users_resolvers.visible_user(ctx, user_id=pk)
     return User.from_row(row) if row else None

@@ -36,9 +36,10 @@ from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
-from server.embedded_pg import start_embedded
+from server.embedded_pg import EmbeddedUnavailable, load_pgserver, start_embedded
 from server.hot_path import HotPath
 from server.http_rules import BodyLimit
+from server.logs import configure_logging
 from server.persisted_queries import PersistedQueries
 from server.proxies import TrustedProxies
 from server.settings import Settings, get_settings
@@ -216,7 +217,23 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": detail, "path": request.url.path}, status_code=status, headers=headers)
 
 
+def create_app_from_env() -> Starlette:
+    """The factory a process server starts: `uvicorn --factory server.app:create_app_from_env` (what
+    `customer-graph serve` runs, in each of its workers). Settings from the environment, JSON log lines, then the
+    app. A configuration that cannot run ends the process with one line for the operator, not a traceback."""
+    settings = get_settings()
+    configure_logging(settings.app.log_level)
+    try:
+        if not settings.database.url and not settings.is_production:
+            load_pgserver()  # the lifespan will start the embedded database: say now if it cannot
+        return create_app(settings)
+    except (ConfigError, EmbeddedUnavailable) as error:
+        raise SystemExit(f"customer-graph: {error}") from None
+
+
 def create_app(settings: Settings | None = None, *, database_url_override: str | None = None) -> Starlette:
+    """Build the app; no module builds one at import. Nothing process-wide happens here (logging is the
+    caller's): tests and benchmarks call this with their own settings and database."""
     settings = settings or get_settings()
     problems = settings.problems()
     if problems:

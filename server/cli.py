@@ -20,6 +20,7 @@ from server import settings as config
 from server.admin import create_admin
 from server.app import ConfigError, database_url
 from server.documents import register_folder
+from server.embedded_pg import EmbeddedUnavailable, load_pgserver
 from server.logs import configure_logging
 from server.relay import run_worker
 from server.retention import run_purge_command
@@ -95,7 +96,8 @@ def cmd_register_documents(args: argparse.Namespace) -> int:
 
 def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
     uvicorn.run(
-        "server.main:app",
+        "server.app:create_app_from_env",  # an import string: each worker process builds its own app
+        factory=True,
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
@@ -119,6 +121,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--workers > 1 needs DATABASE_URL (the embedded database serves one process)")
     if settings.database.url:
         _check_url(settings.database.url)  # an unreachable database still starts: /ready reports it
+    else:
+        load_pgserver()  # the embedded database must be installed: say so here, not in a worker's traceback
     _serve(args.host or settings.app.host, args.port or settings.app.port, args.workers)
     return 0
 
@@ -248,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _describe(error: BaseException) -> str:
     """One line for the operator: what is wrong, never a stack trace (and never a password)."""
-    if isinstance(error, (CliError, ConfigError)):
+    if isinstance(error, (CliError, ConfigError, EmbeddedUnavailable)):
         return str(error)
     if isinstance(error, ValidationError):
         prefixes = {

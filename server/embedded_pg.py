@@ -1,20 +1,42 @@
-"""An embedded PostgreSQL (the `pgserver` package) for development and tests when DATABASE_URL is unset."""
+"""An embedded PostgreSQL (the `pgserver` package) for development and tests when DATABASE_URL is unset.
+
+`pgserver` is an optional extra (`pip install 'customer-graph[embedded]'`; `.[dev]` includes it): the production
+image does not have it, and a process without it that needs it says what to do in one line.
+"""
 
 from __future__ import annotations
 
 import json
 import warnings
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+MISSING = (
+    "DATABASE_URL is unset and the embedded PostgreSQL (pgserver) is not installed: set DATABASE_URL to your "
+    "PostgreSQL (postgresql://user:password@host:5432/db), or install the extra: pip install 'customer-graph[embedded]'"
+)
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """The embedded database is needed (DATABASE_URL unset) but `pgserver` is not installed."""
+
+
+def load_pgserver() -> ModuleType:
+    """The `pgserver` module, or EmbeddedUnavailable saying what to do."""
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
+        warnings.simplefilter("ignore")
+        try:
+            import pgserver  # imported lazily: production never needs it
+        except ImportError:
+            raise EmbeddedUnavailable(MISSING) from None
+    return pgserver
 
 
 def start_embedded(data_dir: str | Path, *, cleanup_mode: str | None = "stop") -> tuple[str, Any]:
     """Start (or reuse) a cluster whose data lives in `data_dir`; return (url, server handle)."""
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
-        warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: production never needs it
-
+    pgserver = load_pgserver()
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(path)

@@ -1,7 +1,7 @@
 """Real server processes and a real graphql-transport-ws client for the subscription tests.
 
-`ServerProcess` runs `uvicorn server.main:app` in its own process on 127.0.0.1 (exactly what `customer-graph
-serve` runs), configured by environment variables like a deployment; it is ended by its pid.
+`ServerProcess` runs `uvicorn --factory server.app:create_app_from_env` in its own process on 127.0.0.1 (exactly
+what `customer-graph serve` runs), configured by environment variables like a deployment; it is ended by its pid.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> ServerProcess:
-        command = [sys.executable, "-m", "uvicorn", "server.main:app", "--host", "127.0.0.1"]
-        command += ["--port", str(self.port), "--ws", "websockets-sansio", "--no-access-log"]
+        command = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app_from_env"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--ws", "websockets-sansio", "--no-access-log"]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
