@@ -27,7 +27,7 @@ NodeLoader = Callable[[RequestContext, int], Awaitable[Any]]
 class NodeRegistry:
     """The loader of each refetchable type, by its GraphQL name (the name a global ID carries)."""
 
-    loaders: Mapping[str, NodeLoader]
+    by_name: Mapping[str, NodeLoader]
     types: tuple[type, ...]
 
     async def resolve(self, ctx: RequestContext, global_id: str) -> Any:
@@ -35,7 +35,7 @@ class NodeRegistry:
         if parsed is None:
             return None
         type_name, pk = parsed
-        loader = self.loaders.get(type_name)
+        loader = self.by_name.get(type_name)
         if loader is None or not pk.isdigit() or len(pk) > 18:
             return None
         return await loader(ctx, int(pk))
@@ -48,7 +48,7 @@ def registry_of(entries: tuple[tuple[type, NodeLoader], ...]) -> NodeRegistry:
         if name in loaders:
             raise ValueError(f"node type {name} is listed twice")
         loaders[name] = load
-    return NodeRegistry(loaders=loaders, types=tuple(cls for cls, _ in entries))
+    return NodeRegistry(by_name=loaders, types=tuple(cls for cls, _ in entries))
 
 
 def node_registry() -> NodeRegistry:

@@ -23,7 +23,7 @@ def test_every_type_implementing_node_has_a_loader():
 
     # then the registry the schema was built with loads exactly those
     assert implementers, "the schema has no Node types"
-    assert set(node_registry().loaders) == implementers
+    assert set(node_registry().by_name) == implementers
 
 
 def test_the_registry_is_built_on_each_call_not_filled_by_imports():
@@ -31,7 +31,7 @@ def test_the_registry_is_built_on_each_call_not_filled_by_imports():
     first, second = node_registry(), node_registry()
 
     # then each build gets its own registry with the same entries, and the module keeps no dict for imports to fill
-    assert first is not second and first.loaders == second.loaders
+    assert first is not second and first.by_name == second.by_name
     assert [name for name, value in vars(node).items() if isinstance(value, dict) and not name.startswith("__")] == []
 
 
