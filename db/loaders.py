@@ -77,9 +77,14 @@ class ListKey(Generic[R]):
         """The list's filters, made from this key's fields only (the parent condition is added by the loader)."""
         return ()
 
+    @classmethod
+    def parent(cls) -> QueryableAttribute[Any]:
+        """The parent column (read from the class: on an instance the attribute would act as a descriptor)."""
+        return _attribute(cls.parent_column)
+
     @property
     def parent_id(self) -> int:
-        value = getattr(self, _attribute(self.parent_column).key)
+        value = getattr(self, self.parent().key)
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{type(self).__name__} has no integer field named like its parent column")
         return value
@@ -87,15 +92,15 @@ class ListKey(Generic[R]):
     @property
     def children(self) -> Children:
         """What this list shows: the children of its parent."""
-        return Children.of(self.parent_column, self.parent_id)
+        return Children.of(self.parent(), self.parent_id)
 
     def shape(self) -> ListKey[R]:
         """This key without its parent: keys of one shape are loaded for many parents in one statement."""
-        return replace(self, **{_attribute(self.parent_column).key: 0})
+        return replace(self, **{self.parent().key: 0})
 
     def shows(self, children: Children) -> bool:
         """Whether this list (of any parent) shows rows of the same table under the same parent column."""
-        attribute = _attribute(self.parent_column)
+        attribute = self.parent()
         return attribute.class_ is children.model and attribute.key == children.column
 
 
@@ -124,7 +129,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
         req, ordering = self.request, self.shape.ordering
         if req.size == 0:
             return [Page([], [], False, req.after is not None, ordering) for _ in keys]
-        parent = _attribute(self.shape.parent_column)
+        parent = self.shape.parent()
         conditions = [parent.in_(keys), *self.shape.where()]
         if req.after is not None:
             conditions.append(ordering.after(req.after))
@@ -156,7 +161,7 @@ class ChildCountLoader(DataLoader):  # type: ignore[misc]
         self.shape = shape
 
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        parent = _attribute(self.shape.parent_column)
+        parent = self.shape.parent()
         stmt = select(parent, func.count()).where(parent.in_(keys), *self.shape.where()).group_by(parent)
         counts: dict[Any, int] = {row[0]: row[1] for row in await self.reader.rows(stmt)}
         return [int(counts.get(k, 0)) for k in keys]
