@@ -8,21 +8,100 @@ aligned with keys: a miss is `None`, an empty `Page` or `0`.
 - `ChildPageLoader` (e.g. RequestsByCustomerLoader): the first N children of every parent in ONE
                     statement (row_number() over (partition by parent)), for nested connections.
 - `ChildCountLoader`(e.g. OpenRequestCountByCustomerLoader): a grouped count per parent.
+
+Nested lists are keyed by type, not by a name a caller picks. Each list shape is a frozen dataclass that
+subclasses `ListKey` (e.g. `RequestsOfCustomerKey(customer_id=7, status=None, include_archived=False)`): its
+fields are the parent id and every filter, and its SQL comes from `where()`, which reads only those fields. A
+filter the key lacks therefore cannot reach the SQL, a key built without one of its filters is a type error,
+and two keys are equal only when they are of the same class with the same values, so two different lists never
+share a cache entry. A page is cached under (its key without the parent, the page arguments) and the parent id.
+
+A write says which children it changed (`Children`: rows of a table under one parent, e.g. the support requests
+of customer 7); `Loaders.forget_children` then drops every cached page and count of exactly those, whatever
+their filters, and leaves other parents' lists cached (resolvers/unit_of_work.py records it during the work).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from db.paging import Ordering, Page, PageRequest, apply_page, make_page
 from db.reader import Reader, columns_of, rows_select, select_rows
 
-Where = Sequence[Any]
+R = TypeVar("R")
+
+
+def _attribute(column: Mapped[Any]) -> QueryableAttribute[Any]:
+    """A model's column attribute (`col(Model.field)`), which knows its model (`class_`) and name (`key`)."""
+    return cast("QueryableAttribute[Any]", column)
+
+
+@dataclass(frozen=True)
+class Children:
+    """The rows of one table under one parent, e.g. the support requests of customer 7: what a write changed.
+
+    `Children.of(col(SupportRequest.customer_id), 7)`; `column` is the name of the rows' parent (foreign key)
+    column."""
+
+    model: type[Any]
+    column: str
+    parent_id: int
+
+    @classmethod
+    def of(cls, column: Mapped[Any], parent_id: int) -> Children:
+        attribute = _attribute(column)
+        return cls(cast("type[Any]", attribute.class_), attribute.key, parent_id)
+
+
+@dataclass(frozen=True)
+class ListKey(Generic[R]):
+    """One nested list: the rows of a table under one parent, filtered. See the module docstring.
+
+    A subclass is a frozen dataclass that sets `parent_column` (the rows' parent column, e.g.
+    `col(SupportRequest.customer_id)`) and `ordering` (for pages), has a field named like the parent column
+    holding the parent's id, one field per filter, and turns those fields (and nothing else) into `where()`."""
+
+    parent_column: ClassVar[Mapped[Any]]
+    ordering: ClassVar[Ordering]
+
+    def where(self) -> Sequence[ColumnElement[bool]]:
+        """The list's filters, made from this key's fields only (the parent condition is added by the loader)."""
+        return ()
+
+    @classmethod
+    def parent(cls) -> QueryableAttribute[Any]:
+        """The parent column (read from the class: on an instance the attribute would act as a descriptor)."""
+        return _attribute(cls.parent_column)
+
+    @property
+    def parent_id(self) -> int:
+        value = getattr(self, self.parent().key)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{type(self).__name__} has no integer field named like its parent column")
+        return value
+
+    @property
+    def children(self) -> Children:
+        """What this list shows: the children of its parent."""
+        return Children.of(self.parent(), self.parent_id)
+
+    def shape(self) -> ListKey[R]:
+        """This key without its parent: keys of one shape are loaded for many parents in one statement."""
+        return replace(self, **{self.parent().key: 0})
+
+    def shows(self, children: Children) -> bool:
+        """Whether this list (of any parent) shows rows of the same table under the same parent column."""
+        attribute = self.parent()
+        return attribute.class_ is children.model and attribute.key == children.column
 
 
 class RowByIdLoader(DataLoader):  # type: ignore[misc]
@@ -38,79 +117,66 @@ class RowByIdLoader(DataLoader):  # type: ignore[misc]
 
 
 class ChildPageLoader(DataLoader):  # type: ignore[misc]
-    """parent id -> Page of children, for one set of page arguments and filters."""
+    """parent id -> Page of children, for one list shape (a `ListKey` without its parent) and one page."""
 
-    def __init__(
-        self,
-        reader: Reader,
-        *,
-        model: Any,
-        parent_column: Any,
-        ordering: Ordering,
-        request: PageRequest,
-        where: Where = (),
-    ) -> None:
+    def __init__(self, reader: Reader, *, shape: ListKey[Any], request: PageRequest) -> None:
         super().__init__()
         self.reader = reader
-        self.model = model
-        self.parent_column = parent_column
-        self.ordering = ordering
+        self.shape = shape
         self.request = request
-        self.where = list(where)
 
     async def batch_load_fn(self, keys: list[int]) -> list[Page[Any]]:
-        req = self.request
+        req, ordering = self.request, self.shape.ordering
         if req.size == 0:
-            return [Page([], [], False, req.after is not None, self.ordering) for _ in keys]
-        conditions = [self.parent_column.in_(keys), *self.where]
+            return [Page([], [], False, req.after is not None, ordering) for _ in keys]
+        parent = self.shape.parent()
+        conditions = [parent.in_(keys), *self.shape.where()]
         if req.after is not None:
-            conditions.append(self.ordering.after(req.after))
+            conditions.append(ordering.after(req.after))
         if req.before is not None:
-            conditions.append(self.ordering.after(req.before, backwards=True))
+            conditions.append(ordering.after(req.before, backwards=True))
         rn = (
-            func.row_number()
-            .over(partition_by=self.parent_column, order_by=self.ordering.order_by(backwards=req.backwards))
-            .label("rn")
+            func.row_number().over(partition_by=parent, order_by=ordering.order_by(backwards=req.backwards)).label("rn")
         )
-        inner = select(*columns_of(self.model), rn).where(*conditions).subquery()
+        columns = columns_of(parent.class_)
+        inner = select(*columns, rn).where(*conditions).subquery()
         stmt = (
-            select(*(inner.c[c.key] for c in columns_of(self.model)))
+            select(*(inner.c[c.key] for c in columns))
             .where(inner.c.rn <= req.size + 1)
-            .order_by(inner.c[self.parent_column.key], inner.c.rn)
+            .order_by(inner.c[parent.key], inner.c.rn)
         )
         rows = await self.reader.rows(stmt)
         grouped: dict[int, list[Any]] = {}
         for row in rows:
-            grouped.setdefault(getattr(row, self.parent_column.key), []).append(row)
-        return [make_page(grouped.get(k, []), self.ordering, req) for k in keys]
+            grouped.setdefault(getattr(row, parent.key), []).append(row)
+        return [make_page(grouped.get(k, []), ordering, req) for k in keys]
 
 
 class ChildCountLoader(DataLoader):  # type: ignore[misc]
-    """parent id -> number of children matching `where`."""
+    """parent id -> number of children in one list shape (a `ListKey` without its parent)."""
 
-    def __init__(self, reader: Reader, *, parent_column: Any, where: Where = ()) -> None:
+    def __init__(self, reader: Reader, *, shape: ListKey[Any]) -> None:
         super().__init__()
         self.reader = reader
-        self.parent_column = parent_column
-        self.where = list(where)
+        self.shape = shape
 
     async def batch_load_fn(self, keys: list[int]) -> list[int]:
-        stmt = (
-            select(self.parent_column, func.count())
-            .where(self.parent_column.in_(keys), *self.where)
-            .group_by(self.parent_column)
-        )
+        parent = self.shape.parent()
+        stmt = select(parent, func.count()).where(parent.in_(keys), *self.shape.where()).group_by(parent)
         counts: dict[Any, int] = {row[0]: row[1] for row in await self.reader.rows(stmt)}
         return [int(counts.get(k, 0)) for k in keys]
 
 
 class Loaders:
-    """The bundle of one request. Loaders are made on first use and shared by equal keys."""
+    """The bundle of one request. Loaders are made on first use: one per model (by id), one per list shape and
+    page (pages), one per list shape (counts)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker  # for writes (and the rare read that needs a session)
         self.reader = Reader(sessionmaker)
         self._loaders: dict[Hashable, DataLoader] = {}
+        self._pages: dict[tuple[ListKey[Any], PageRequest], ChildPageLoader] = {}
+        self._counts: dict[ListKey[Any], ChildCountLoader] = {}
 
     def get(self, key: Hashable, factory: Callable[[], DataLoader]) -> Any:
         loader = self._loaders.get(key)
@@ -122,38 +188,21 @@ class Loaders:
         """`<Model>ByIdLoader`: rows of `model` by primary key."""
         return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))  # type: ignore[no-any-return]
 
-    def child_page(
-        self,
-        *,
-        name: str,
-        model: Any,
-        parent_column: Any,
-        ordering: Ordering,
-        request: PageRequest,
-        where: Where = (),
-        where_key: Hashable = (),
-    ) -> ChildPageLoader:
-        """`name` and `where_key` identify the filter, so equal nested fields share one loader."""
-        key = ("page", name, where_key, ordering.name, request.cache_key())
-        return self.get(  # type: ignore[no-any-return]
-            key,
-            lambda: ChildPageLoader(
-                self.reader,
-                model=model,
-                parent_column=parent_column,
-                ordering=ordering,
-                request=request,
-                where=where,
-            ),
-        )
+    def page(self, key: ListKey[R], request: PageRequest) -> asyncio.Future[Page[R]]:
+        """One page of the list `key` (batched with the same page of every other parent of its shape)."""
+        shape = key.shape()
+        loader = self._pages.get((shape, request))
+        if loader is None:
+            loader = self._pages[(shape, request)] = ChildPageLoader(self.reader, shape=shape, request=request)
+        return loader.load(key.parent_id)  # type: ignore[no-any-return]
 
-    def child_count(
-        self, *, name: str, parent_column: Any, where: Where = (), where_key: Hashable = ()
-    ) -> ChildCountLoader:
-        key = ("count", name, where_key)
-        return self.get(  # type: ignore[no-any-return]
-            key, lambda: ChildCountLoader(self.reader, parent_column=parent_column, where=where)
-        )
+    def count(self, key: ListKey[Any]) -> asyncio.Future[int]:
+        """The number of rows in the list `key` (batched over every parent of its shape)."""
+        shape = key.shape()
+        loader = self._counts.get(shape)
+        if loader is None:
+            loader = self._counts[shape] = ChildCountLoader(self.reader, shape=shape)
+        return loader.load(key.parent_id)  # type: ignore[no-any-return]
 
     def forget(self, model: Any, pk: int) -> None:
         """Drop a cached row after a mutation changed it."""
@@ -161,11 +210,15 @@ class Loaders:
         if loader is not None:
             loader.clear(pk)
 
-    def forget_lists(self, *names: str) -> None:
-        """Drop cached nested pages and counts whose loader `name` starts with one of `names` (after a write)."""
-        for key in list(self._loaders):
-            if isinstance(key, tuple) and key[0] in ("page", "count") and str(key[1]).startswith(names):
-                del self._loaders[key]
+    def forget_children(self, *changed: Children) -> None:
+        """Drop every cached page and count that shows any of `changed` (after a write): all filters and pages of
+        those parents' lists, and nothing of other parents."""
+        cached: list[tuple[ListKey[Any], DataLoader]] = [(shape, loader) for (shape, _), loader in self._pages.items()]
+        cached.extend(self._counts.items())
+        for children in changed:
+            for shape, loader in cached:
+                if shape.shows(children):
+                    loader.clear(children.parent_id)
 
     def prime(self, model: Any, row: Any) -> None:
         self.by_id(model).clear(row.id).prime(row.id, row)

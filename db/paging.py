@@ -82,9 +82,6 @@ class PageRequest:
     def size(self) -> int:
         return self.last if self.last is not None else (self.first or 0)
 
-    def cache_key(self) -> tuple[Any, ...]:
-        return (self.first, self.after, self.last, self.before)
-
 
 @dataclass
 class Page(Generic[R]):

@@ -11,13 +11,16 @@ message, and the count always equals the number of stored messages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from db import models
 from db.enums import ChatSessionStatus, MessageSender, Role
+from db.loaders import ListKey
 from db.paging import Ordering, Page
 from db.refs import entity_ref
 from resolvers import audit, events, validators
@@ -37,9 +40,27 @@ MESSAGES_OLDEST_FIRST = Ordering("chat_messages", (col(models.ChatMessage.id),))
 
 CHAT_WRITERS = (Role.ADMIN, Role.OPERATOR, Role.CUSTOMER)
 
-# Loader names of the nested lists a chat write makes stale (cleared after its commit).
-CUSTOMER_SESSIONS = "customer.chat_sessions"
-SESSION_MESSAGES = "chat_session.messages"
+
+@dataclass(frozen=True)
+class SessionsOfCustomerKey(ListKey[models.ChatSession]):
+    """`Customer.chatSessions`, newest first, optionally of one status."""
+
+    parent_column = col(models.ChatSession.customer_id)
+    ordering = SESSIONS_NEWEST_FIRST
+    customer_id: int
+    status: ChatSessionStatus | None
+
+    def where(self) -> list[ColumnElement[bool]]:
+        return [] if self.status is None else [col(models.ChatSession.status) == ChatSessionStatus(self.status).value]
+
+
+@dataclass(frozen=True)
+class MessagesOfSessionKey(ListKey[models.ChatMessage]):
+    """`ChatSession.messages`, oldest first."""
+
+    parent_column = col(models.ChatMessage.session_id)
+    ordering = MESSAGES_OLDEST_FIRST
+    session_id: int
 
 
 def _visible(viewer: Viewer | None, chat: models.ChatSession | None) -> models.ChatSession | None:
@@ -95,25 +116,12 @@ async def customer_sessions(
     after: str | None = None,
 ) -> Page[models.ChatSession]:
     """`Customer.chatSessions`: one statement for every customer of the page, totalCount batched too."""
-    request = page_request(SESSIONS_NEWEST_FIRST, first=first, after=after)
-    where = [col(models.ChatSession.status) == status.value] if status is not None else []
-    key = status.value if status is not None else None
-    page: Page[models.ChatSession] = await ctx.loaders.child_page(
-        name=CUSTOMER_SESSIONS,
-        model=models.ChatSession,
-        parent_column=col(models.ChatSession.customer_id),
-        ordering=SESSIONS_NEWEST_FIRST,
-        request=request,
-        where=where,
-        where_key=key,
-    ).load(customer_id)
+    key = SessionsOfCustomerKey(customer_id=customer_id, status=status)
+    page = await ctx.loaders.page(key, page_request(SESSIONS_NEWEST_FIRST, first=first, after=after))
     by_id = ctx.loaders.by_id(models.ChatSession)
     for row in page.rows:  # `message.session` below this page then needs no statement
         by_id.prime(row.id, row)
-    counter = ctx.loaders.child_count(
-        name=CUSTOMER_SESSIONS, parent_column=col(models.ChatSession.customer_id), where=where, where_key=key
-    )
-    page.total = lambda: counter.load(customer_id)
+    page.total = lambda: ctx.loaders.count(key)
     return page
 
 
@@ -128,13 +136,8 @@ async def session_messages(
 ) -> Page[models.ChatMessage]:
     """`ChatSession.messages`, oldest first, paged both ways; totalCount is the session's `message_count`."""
     request = page_request(MESSAGES_OLDEST_FIRST, first=first, after=after, last=last, before=before)
-    page: Page[models.ChatMessage] = await ctx.loaders.child_page(
-        name=SESSION_MESSAGES,
-        model=models.ChatMessage,
-        parent_column=col(models.ChatMessage.session_id),
-        ordering=MESSAGES_OLDEST_FIRST,
-        request=request,
-    ).load(chat.id)
+    assert chat.id is not None
+    page = await ctx.loaders.page(MessagesOfSessionKey(session_id=chat.id), request)
     count = chat.message_count
 
     async def total() -> int:
@@ -167,7 +170,7 @@ async def start_chat_session(ctx: RequestContext, *, customer_id: int | None, ti
             details={"customerId": entity_ref("Customer", customer.id), "status": chat.status},
         )
         uow.prime(models.ChatSession, chat)
-        uow.forget_lists(CUSTOMER_SESSIONS)
+        uow.children_changed(col(models.ChatSession.customer_id), chat.customer_id)
     return chat
 
 
@@ -238,7 +241,8 @@ async def post_chat_message(ctx: RequestContext, *, session_id: int | None, body
         )
         uow.prime(models.ChatSession, chat)
         uow.prime(models.ChatMessage, message)
-        uow.forget_lists(SESSION_MESSAGES, CUSTOMER_SESSIONS)
+        uow.children_changed(col(models.ChatMessage.session_id), chat.id)
+        uow.children_changed(col(models.ChatSession.customer_id), chat.customer_id)  # its count and last time
         await events.chat_message_added(uow, message, customer_id=chat.customer_id)
     return message
 
@@ -266,5 +270,5 @@ async def close_chat_session(ctx: RequestContext, *, pk: int | None) -> models.C
             details=audit.changes({"status": ChatSessionStatus.OPEN.value}, {"status": chat.status}, ["status"]),
         )
         uow.prime(models.ChatSession, chat)
-        uow.forget_lists(CUSTOMER_SESSIONS)
+        uow.children_changed(col(models.ChatSession.customer_id), chat.customer_id)
     return chat

@@ -27,6 +27,7 @@ from sqlmodel import col
 
 from db import models
 from db.enums import Role
+from db.loaders import ListKey
 from db.paging import Ordering, Page
 from db.refs import entity_ref
 from integrations.storage import ObjectMissing, Storage, StorageUnavailable, new_key
@@ -45,21 +46,22 @@ CONTRACTS_NEWEST_FIRST = Ordering("contracts", (col(models.Contract.id),), desce
 _PURPOSE = b"customer-graph/contract-download/v1"
 
 
+@dataclass(frozen=True)
+class ContractsOfCustomerKey(ListKey[models.Contract]):
+    """`Customer.contracts`: every contract of the customer, newest first."""
+
+    parent_column = col(models.Contract.customer_id)
+    ordering = CONTRACTS_NEWEST_FIRST
+    customer_id: int
+
+
 async def customer_contracts(
     ctx: RequestContext, *, customer_id: int, first: int | None = None, after: str | None = None
 ) -> Page[models.Contract]:
     """`Customer.contracts`, newest first: one statement for every customer of the page."""
-    request = page_request(CONTRACTS_NEWEST_FIRST, first=first, after=after)
-    parent = col(models.Contract.customer_id)
-    page: Page[models.Contract] = await ctx.loaders.child_page(
-        name="customer.contracts",
-        model=models.Contract,
-        parent_column=parent,
-        ordering=CONTRACTS_NEWEST_FIRST,
-        request=request,
-    ).load(customer_id)
-    counter = ctx.loaders.child_count(name="customer.contracts", parent_column=parent)
-    page.total = lambda: counter.load(customer_id)
+    key = ContractsOfCustomerKey(customer_id=customer_id)
+    page = await ctx.loaders.page(key, page_request(CONTRACTS_NEWEST_FIRST, first=first, after=after))
+    page.total = lambda: ctx.loaders.count(key)
     return page
 
 
@@ -228,7 +230,7 @@ async def upload_contract(
                 },
             )
             uow.prime(models.Contract, row)
-            uow.forget_lists("customer.contracts")
+            uow.children_changed(col(models.Contract.customer_id), row.customer_id)
     except BaseException:
         await discard_object(store, key)
         raise
@@ -259,7 +261,7 @@ async def delete_contract(ctx: RequestContext, *, pk: int | None) -> models.Cont
         except StorageUnavailable:
             raise storage_unavailable(ctx, "id")
         uow.forget(models.Contract, row.id)  # type: ignore[arg-type]
-        uow.forget_lists("customer.contracts")
+        uow.children_changed(col(models.Contract.customer_id), row.customer_id)
     return row
 
 

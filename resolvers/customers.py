@@ -7,6 +7,7 @@ Writes: ADMIN and SALES; a CUSTOMER may change its own name and phone (API.md, "
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlmodel import col
 
 from db import models
 from db.enums import OPEN_REQUEST_STATUSES, Role
-from db.loaders import ChildCountLoader, fetch_list
+from db.loaders import ListKey, fetch_list
 from db.paging import Ordering, Page
 from db.reader import columns_of
 from db.refs import entity_ref
@@ -154,18 +155,21 @@ async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Custom
     return row
 
 
-def open_request_count_loader(ctx: RequestContext) -> ChildCountLoader:
-    """`OpenRequestCountByCustomerLoader`: PENDING + IN_PROGRESS, archived excluded."""
-    r = models.SupportRequest
-    return ctx.loaders.child_count(
-        name="open_requests_by_customer",
-        parent_column=col(r.customer_id),
-        where=(col(r.status).in_([s.value for s in OPEN_REQUEST_STATUSES]), col(r.archived_at).is_(None)),
-    )
+@dataclass(frozen=True)
+class OpenRequestsOfCustomerKey(ListKey[models.SupportRequest]):
+    """`Customer.openRequestCount` (`OpenRequestCountByCustomerLoader`): PENDING + IN_PROGRESS, archived excluded."""
+
+    parent_column = col(models.SupportRequest.customer_id)
+    customer_id: int
+
+    def where(self) -> list[ColumnElement[bool]]:
+        r = models.SupportRequest
+        return [col(r.status).in_([s.value for s in OPEN_REQUEST_STATUSES]), col(r.archived_at).is_(None)]
 
 
 async def open_request_count(ctx: RequestContext, *, customer: models.Customer) -> int:
-    return await open_request_count_loader(ctx).load(customer.id)  # type: ignore[no-any-return]
+    assert customer.id is not None
+    return await ctx.loaders.count(OpenRequestsOfCustomerKey(customer_id=customer.id))
 
 
 # --- writes -------------------------------------------------------------------------------------

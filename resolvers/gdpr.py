@@ -135,8 +135,9 @@ async def erase(
     # requests: bodies and resolution comments
     R = models.SupportRequest
     request_ids = await _ids(session, col(R.id), col(R.customer_id) == customer_id)
+    handlers: list[int | None] = []  # the operators whose assigned-request lists show them
     if request_ids:
-        await session.execute(
+        assigned = await session.scalars(
             update(R)
             .where(col(R.customer_id) == customer_id)
             .values(
@@ -144,8 +145,10 @@ async def erase(
                 resolution_comment=case((col(R.resolution_comment).is_(None), None), else_=ERASED),
                 updated_at=func.now(),
             )
+            .returning(col(R.processed_by_id))
             .execution_options(synchronize_session=False)
         )
+        handlers = list(set(assigned.all()))
     counts["requests"] = len(request_ids)
 
     # chat: session titles and every message body, one statement each
@@ -274,7 +277,17 @@ async def erase(
                 retry_after=retry_after,
             )
     uow.prime(C, tombstone)
-    uow.forget_lists("customer.", "open_requests_by_customer")
+    # what changed: every list of its requests, sessions, messages, notes and contracts; its requests and sessions
+    uow.children_changed(col(R.customer_id), customer_id)
+    uow.children_changed(col(R.processed_by_id), *handlers)
+    uow.children_changed(col(S.customer_id), customer_id)
+    uow.children_changed(col(M.session_id), *session_ids)
+    uow.children_changed(col(N.customer_id), customer_id)
+    uow.children_changed(col(K.customer_id), customer_id)
+    for request_id in request_ids:
+        uow.forget(R, request_id)
+    for session_id in session_ids:
+        uow.forget(S, session_id)
     return Erasure(tombstone, counts, time.perf_counter() - started)
 
 

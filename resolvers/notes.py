@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import col
 
 from db import models
 from db.enums import STAFF_ROLES
+from db.loaders import ListKey
 from db.paging import Ordering, Page
 from db.refs import entity_ref
 from resolvers import validators
@@ -17,9 +20,17 @@ from resolvers.unit_of_work import unit_of_work
 from resolvers.viewer import require_role, require_staff
 
 BODY_MAX = validators.BODY_MAX
-CUSTOMER_NOTES = "customer.notes"  # loader name of `Customer.notes` pages and counts
 
 NOTES_NEWEST_FIRST = Ordering("notes", (col(models.Note.id),), descending=True)
+
+
+@dataclass(frozen=True)
+class NotesOfCustomerKey(ListKey[models.Note]):
+    """`Customer.notes`: every note of the customer, newest first."""
+
+    parent_column = col(models.Note.customer_id)
+    ordering = NOTES_NEWEST_FIRST
+    customer_id: int
 
 
 async def customer_notes(
@@ -27,13 +38,9 @@ async def customer_notes(
 ) -> Page[models.Note]:
     """`Customer.notes`: staff only (a customer viewer gets FORBIDDEN); one statement for every customer."""
     require_staff(ctx.viewer)
-    request = page_request(NOTES_NEWEST_FIRST, first=first, after=after)
-    parent = col(models.Note.customer_id)
-    page: Page[models.Note] = await ctx.loaders.child_page(
-        name=CUSTOMER_NOTES, model=models.Note, parent_column=parent, ordering=NOTES_NEWEST_FIRST, request=request
-    ).load(customer_id)
-    counter = ctx.loaders.child_count(name=CUSTOMER_NOTES, parent_column=parent)
-    page.total = lambda: counter.load(customer_id)
+    key = NotesOfCustomerKey(customer_id=customer_id)
+    page = await ctx.loaders.page(key, page_request(NOTES_NEWEST_FIRST, first=first, after=after))
+    page.total = lambda: ctx.loaders.count(key)
     return page
 
 
@@ -71,5 +78,5 @@ async def add_customer_note(ctx: RequestContext, *, customer_id: int | None, bod
             details={"customerId": entity_ref("Customer", customer.id), "length": len(clean_body)},
         )
         uow.prime(models.Note, note)
-        uow.forget_lists(CUSTOMER_NOTES)
+        uow.children_changed(col(models.Note.customer_id), customer.id)
     return note

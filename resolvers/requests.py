@@ -8,7 +8,6 @@ exactly one wins; the other re-reads the new status and gets INVALID_TRANSITION 
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -20,7 +19,7 @@ from sqlmodel import col
 
 from db import models
 from db.enums import OPEN_REQUEST_STATUSES, STAFF_ROLES, RequestStatus, Role
-from db.loaders import fetch_list
+from db.loaders import ListKey, fetch_list
 from db.paging import Ordering, Page
 from db.refs import entity_ref
 from resolvers import audit, events, outbox, validators
@@ -158,33 +157,61 @@ async def get_request(ctx: RequestContext, *, pk: int | None) -> models.SupportR
     return None if pk is None else await visible_request(ctx, pk=pk)
 
 
+@dataclass(frozen=True)
+class RequestsOfCustomerKey(ListKey[models.SupportRequest]):
+    """`Customer.requests` (`RequestsByCustomerLoader`). The customer itself was visible, so all its requests are."""
+
+    parent_column = col(_R.customer_id)
+    ordering = ORDERING
+    customer_id: int
+    status: RequestStatus | None
+    include_archived: bool
+
+    def where(self) -> list[ColumnElement[bool]]:
+        return _filters(self.status, self.include_archived)
+
+
+@dataclass(frozen=True)
+class RequestsOfOperatorKey(ListKey[models.SupportRequest]):
+    """`Operator.assignedRequests` (`AssignedRequestsByOperatorLoader`); a CUSTOMER viewer sees only its own
+    customer's requests in it."""
+
+    parent_column = col(_R.processed_by_id)
+    ordering = ORDERING
+    processed_by_id: int
+    status: RequestStatus | None
+    include_archived: bool
+    viewer: Viewer
+
+    def where(self) -> list[ColumnElement[bool]]:
+        return _filters(self.status, self.include_archived) + visible_conditions(self.viewer)
+
+
+@dataclass(frozen=True)
+class OpenRequestsOfOperatorKey(ListKey[models.SupportRequest]):
+    """`Operator.openRequestCount` (`OpenRequestCountByOperatorLoader`): open requests assigned to the operator,
+    archived excluded, as far as the viewer may see them."""
+
+    parent_column = col(_R.processed_by_id)
+    processed_by_id: int
+    viewer: Viewer
+
+    def where(self) -> list[ColumnElement[bool]]:
+        return [
+            col(_R.status).in_([s.value for s in OPEN_REQUEST_STATUSES]),
+            col(_R.archived_at).is_(None),
+            *visible_conditions(self.viewer),
+        ]
+
+
 async def _child_page(
-    ctx: RequestContext,
-    *,
-    name: str,
-    parent_column: Any,
-    parent_id: int,
-    where: list[ColumnElement[bool]],
-    where_key: Hashable,
-    first: int | None,
-    after: str | None,
+    ctx: RequestContext, key: ListKey[models.SupportRequest], *, first: int | None, after: str | None
 ) -> Page[models.SupportRequest]:
     """One page of a nested request connection, batched over all parents (page and totalCount alike)."""
-    req = page_request(ORDERING, first=first, after=after)
-    loader = ctx.loaders.child_page(
-        name=name,
-        model=_R,
-        parent_column=parent_column,
-        ordering=ORDERING,
-        request=req,
-        where=where,
-        where_key=where_key,
-    )
-    page: Page[models.SupportRequest] = await loader.load(parent_id)
-    counter = ctx.loaders.child_count(name=name, parent_column=parent_column, where=where, where_key=where_key)
+    page = await ctx.loaders.page(key, page_request(ORDERING, first=first, after=after))
 
     async def total() -> int:
-        return await counter.load(parent_id)  # type: ignore[no-any-return]
+        return await ctx.loaders.count(key)
 
     page.total = total
     return page
@@ -199,17 +226,10 @@ async def requests_of_customer(
     first: int | None = None,
     after: str | None = None,
 ) -> Page[models.SupportRequest]:
-    """`RequestsByCustomerLoader`. The customer itself was visible, so all its requests are."""
-    return await _child_page(
-        ctx,
-        name="requests_by_customer",
-        parent_column=col(_R.customer_id),
-        parent_id=customer.id,  # type: ignore[arg-type]
-        where=_filters(status, include_archived),
-        where_key=(status, include_archived),
-        first=first,
-        after=after,
-    )
+    """`Customer.requests`, see `RequestsOfCustomerKey`."""
+    assert customer.id is not None
+    key = RequestsOfCustomerKey(customer_id=customer.id, status=status, include_archived=include_archived)
+    return await _child_page(ctx, key, first=first, after=after)
 
 
 async def requests_of_operator(
@@ -221,34 +241,18 @@ async def requests_of_operator(
     first: int | None = None,
     after: str | None = None,
 ) -> Page[models.SupportRequest]:
-    """`AssignedRequestsByOperatorLoader`; a CUSTOMER viewer sees only its own requests in it."""
+    """`Operator.assignedRequests`, see `RequestsOfOperatorKey`."""
     viewer = require_viewer(ctx.viewer)
-    return await _child_page(
-        ctx,
-        name="requests_by_operator",
-        parent_column=col(_R.processed_by_id),
-        parent_id=operator_id,
-        where=_filters(status, include_archived) + visible_conditions(viewer),
-        where_key=(status, include_archived, viewer.is_staff, viewer.customer_id),
-        first=first,
-        after=after,
+    key = RequestsOfOperatorKey(
+        processed_by_id=operator_id, status=status, include_archived=include_archived, viewer=viewer
     )
+    return await _child_page(ctx, key, first=first, after=after)
 
 
 async def open_count_of_operator(ctx: RequestContext, *, operator_id: int) -> int:
-    """`OpenRequestCountByOperatorLoader`: open requests assigned to the operator, archived excluded."""
+    """`Operator.openRequestCount`, see `OpenRequestsOfOperatorKey`."""
     viewer = require_viewer(ctx.viewer)
-    loader = ctx.loaders.child_count(
-        name="open_requests_by_operator",
-        parent_column=col(_R.processed_by_id),
-        where=[
-            col(_R.status).in_([s.value for s in OPEN_REQUEST_STATUSES]),
-            col(_R.archived_at).is_(None),
-            *visible_conditions(viewer),
-        ],
-        where_key=(viewer.is_staff, viewer.customer_id),
-    )
-    return await loader.load(operator_id)  # type: ignore[no-any-return]
+    return await ctx.loaders.count(OpenRequestsOfOperatorKey(processed_by_id=operator_id, viewer=viewer))
 
 
 async def customer_of(ctx: RequestContext, *, request: models.SupportRequest) -> models.Customer:
@@ -284,17 +288,21 @@ async def _locked_visible(session: AsyncSession, viewer: Viewer, pk: int | None,
     return row
 
 
-async def _write(session: AsyncSession, row: models.SupportRequest, values: dict[str, Any]) -> models.SupportRequest:
-    """Conditional UPDATE on the status and version that were read: a concurrent change makes it miss."""
+async def _write(uow: UnitOfWork, row: models.SupportRequest, values: dict[str, Any]) -> models.SupportRequest:
+    """Conditional UPDATE on the status and version that were read: a concurrent change makes it miss.
+    Records the lists it changes: the customer's, and those of the operators it was and is assigned to."""
+    was_assigned_to = row.processed_by_id
     stmt = (
         update(_R)
         .where(col(_R.id) == row.id, col(_R.status) == row.status, col(_R.version) == row.version)
         .values(**values, version=col(_R.version) + 1, updated_at=models.utcnow())
         .returning(_R)
     )
-    updated = (await session.scalars(stmt, execution_options={"populate_existing": True})).first()
+    updated = (await uow.session.scalars(stmt, execution_options={"populate_existing": True})).first()
     if updated is None:
         raise DomainError.one(ErrorCode.CONFLICT, "The request changed meanwhile; reload and retry.")
+    uow.children_changed(col(_R.customer_id), updated.customer_id)
+    uow.children_changed(col(_R.processed_by_id), was_assigned_to, updated.processed_by_id)
     return updated
 
 
@@ -309,8 +317,6 @@ def _audit(uow: UnitOfWork, action: str, before: dict[str, Any], row: models.Sup
         },
     )
     uow.prime(_R, row)
-    # Nested request pages and counts cached earlier in this request are stale after a write.
-    uow.forget_lists("requests_by_", "open_requests_by_")
 
 
 async def create_request(ctx: RequestContext, *, customer_id: int | None, body: str) -> models.SupportRequest:
@@ -341,7 +347,7 @@ async def create_request(ctx: RequestContext, *, customer_id: int | None, body: 
         )
         uow.prime(_R, row)
         uow.prime(models.Customer, customer)
-        uow.forget_lists("requests_by_", "open_requests_by_")
+        uow.children_changed(col(_R.customer_id), customer.id)
         await events.request_updated(uow, row, change="created")
     return row
 
@@ -368,9 +374,7 @@ async def assign_request(
                 ErrorCode.VALIDATION, "Requests are handled by active ADMIN or OPERATOR users.", ["operatorId"]
             )
         before = _snapshot(row)
-        updated = await _write(
-            session, row, {"processed_by_id": assignee.id, "status": RequestStatus.IN_PROGRESS.value}
-        )
+        updated = await _write(uow, row, {"processed_by_id": assignee.id, "status": RequestStatus.IN_PROGRESS.value})
         _audit(uow, "request.assigned", before, updated)
         await events.request_updated(uow, updated, change="assigned")
         uow.prime(models.User, assignee)
@@ -405,7 +409,7 @@ async def change_request_status(
         else:
             values["resolution_comment"] = comment
         before = _snapshot(row)
-        updated = await _write(uow.session, row, values)
+        updated = await _write(uow, row, values)
         _audit(uow, "request.status_changed", before, updated)
         if target.value in outbox.RESOLVED and await outbox.customer_has_email(uow.session, updated.customer_id):
             uow.outbox(*outbox.request_resolved(updated))
@@ -421,7 +425,7 @@ async def archive_request(ctx: RequestContext, *, pk: int | None) -> models.Supp
         if row.archived_at is not None:
             raise DomainError.one(ErrorCode.INVALID_TRANSITION, "The request is already archived.", ["id"])
         before = _snapshot(row)
-        updated = await _write(uow.session, row, {"archived_at": models.utcnow()})
+        updated = await _write(uow, row, {"archived_at": models.utcnow()})
         _audit(uow, "request.archived", before, updated)
         await events.request_updated(uow, updated, change="archived")
     return updated

@@ -7,7 +7,7 @@
         uow.audit(action="customer.created", entity="Customer", entity_id=row.id, details={...})
         uow.outbox("email.customer_created", {"id": ...})
         uow.prime(models.Customer, row)          # loader caches: applied only after a successful commit
-        uow.forget_lists("customer.notes")
+        uow.children_changed(col(models.Note.customer_id), note.customer_id)  # drops cached lists of those notes
         uow.publish("customer_created", {...})  # pg_notify inside the transaction: delivered on commit only
         uow.after_commit(callback)              # runs after the commit, never after a rollback
     # committed here
@@ -24,8 +24,11 @@ What it owns, so mutations never repeat it by hand:
 - **Unique violations → CONFLICT.** An `IntegrityError` for a unique constraint, raised while flushing or at
   commit, becomes a `DomainError` with code CONFLICT: the one given for that constraint in `conflicts`, else a
   generic one. Other integrity errors stay bugs.
-- **Loader caches.** `prime`, `forget` and `forget_lists` are recorded during the work and applied to the request's
-  loaders only after a successful commit, so a rolled-back write never leaves a row in the cache.
+- **Loader caches.** The work records what it changed — a row (`prime`, `forget`: model and id) and the children
+  of a parent (`children_changed`: e.g. the requests of customer 7, whatever list shows them) — and applies it to
+  the request's loaders only after a successful commit: a rolled-back write never leaves a row in the cache, and
+  exactly the cached lists that show those children are dropped (db/loaders.py), so a read later in the same
+  request sees the write while other parents' lists stay cached.
 - **After-commit hooks** (`uow.after_commit(fn)`, sync or async): run in order after the commit, after the loader
   changes; a failing hook is logged and does not undo or fail the committed mutation.
 - **Notifications** (`await uow.publish(channel, payload)`): `SELECT pg_notify(...)` inside the transaction;
@@ -49,9 +52,10 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped
 
 from db.enums import AuditStatus
-from db.loaders import Loaders
+from db.loaders import Children, Loaders
 from db.models import AuditRecord, OutboxMessage
 from db.refs import entity_ref
 from resolvers.context import RequestContext
@@ -184,9 +188,13 @@ class UnitOfWork:
         """Drop a cached row (after commit)."""
         self._cache_changes.append(lambda loaders: loaders.forget(model, pk))
 
-    def forget_lists(self, *names: str) -> None:
-        """Drop cached nested pages and counts whose loader name starts with one of `names` (after commit)."""
-        self._cache_changes.append(lambda loaders: loaders.forget_lists(*names))
+    def children_changed(self, column: Mapped[Any], *parent_ids: int | None) -> None:
+        """Rows were added, changed or removed under these parents: `column` is the rows' parent column (e.g.
+        `col(SupportRequest.processed_by_id)`), `parent_ids` its old and new values (None, no parent, is skipped).
+        After commit every cached page and count showing those parents' children is dropped (any filter, any
+        page); the lists of other parents stay cached."""
+        changed = [Children.of(column, parent_id) for parent_id in parent_ids if parent_id is not None]
+        self._cache_changes.append(lambda loaders: loaders.forget_children(*changed))
 
     def after_commit(self, fn: AfterCommit) -> None:
         """Call `fn()` (awaited when it returns an awaitable) once the transaction has committed."""

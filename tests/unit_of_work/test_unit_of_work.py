@@ -9,11 +9,13 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from db import models
 from db.enums import AuditStatus
 from db.loaders import Loaders
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.notes import NotesOfCustomerKey
 from resolvers.unit_of_work import system_unit_of_work
 from schema.ids import to_global_id
 from tests.identity.helpers import count, rows
@@ -114,16 +116,20 @@ async def test_loader_caches_change_only_after_a_successful_commit(app):
     assert (await loaders.by_id(models.Customer).load(kept.id)) is kept
 
 
-async def test_forget_lists_drops_cached_nested_pages_after_commit(app):
-    # given
+async def test_changed_children_drop_cached_nested_pages_after_commit(app):
+    # given: a cached count of customer 1's notes
     loaders = Loaders(app.state.sessionmaker)
-    counter = loaders.child_count(name="customer.notes", parent_column=models.Note.customer_id)  # type: ignore[arg-type]
+    key = NotesOfCustomerKey(customer_id=1)
+    counter = loaders.count(key)
+    assert await counter == 0
     # when
     async with work(app, loaders) as uow:
-        uow.forget_lists("customer.notes")
-        assert loaders.child_count(name="customer.notes", parent_column=models.Note.customer_id) is counter  # type: ignore[arg-type]
+        uow.children_changed(col(models.Note.customer_id), 1)
+        assert loaders.count(key) is counter
     # then
-    assert loaders.child_count(name="customer.notes", parent_column=models.Note.customer_id) is not counter  # type: ignore[arg-type]
+    fresh = loaders.count(key)
+    assert fresh is not counter
+    assert await fresh == 0
 
 
 async def test_after_commit_hooks_run_after_the_commit_in_order_and_never_after_a_rollback(app):
