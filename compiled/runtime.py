@@ -172,7 +172,7 @@ class CompiledReadsExtension(SchemaExtension):
 
     runtime: ClassVar[CompiledReads]
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         ctx = ec.context
         if not ec.result and ctx is not None and ctx.settings.compiled.enabled:

@@ -13,7 +13,7 @@ aligned with keys: a miss is `None`, an empty `Page` or `0`.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aiodataloader import DataLoader
 from sqlalchemy import func, select
@@ -23,21 +23,26 @@ from db.paging import Ordering, Page, PageRequest, apply_page, make_page
 from db.reader import Reader, columns_of, rows_select, select_rows
 
 Where = Sequence[Any]
+L = TypeVar("L", bound="DataLoader[Any, Any]")
+M = TypeVar("M")
 
 
-class RowByIdLoader(DataLoader):  # type: ignore[misc]
-    def __init__(self, reader: Reader, model: Any) -> None:
+class RowByIdLoader(DataLoader[int, M | None]):
+    """Typed by the table it reads: its Core rows carry the model's attributes (read-only), so callers treat
+    them as `M`."""
+
+    def __init__(self, reader: Reader, model: type[M]) -> None:
         super().__init__()
         self.reader = reader
-        self.model = model
+        self.model: Any = model
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
+    async def batch_load_fn(self, keys: list[int]) -> list[M | None]:
         rows = await self.reader.rows(select_rows(self.model).where(self.model.id.in_(keys)))
         by_id = {row.id: row for row in rows}
         return [by_id.get(k) for k in keys]
 
 
-class ChildPageLoader(DataLoader):  # type: ignore[misc]
+class ChildPageLoader(DataLoader[int, "Page[Any]"]):
     """parent id -> Page of children, for one set of page arguments and filters."""
 
     def __init__(
@@ -85,7 +90,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
         return [make_page(grouped.get(k, []), self.ordering, req) for k in keys]
 
 
-class ChildCountLoader(DataLoader):  # type: ignore[misc]
+class ChildCountLoader(DataLoader[int, int]):
     """parent id -> number of children matching `where`."""
 
     def __init__(self, reader: Reader, *, parent_column: Any, where: Where = ()) -> None:
@@ -110,17 +115,18 @@ class Loaders:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker  # for writes (and the rare read that needs a session)
         self.reader = Reader(sessionmaker)
-        self._loaders: dict[Hashable, DataLoader] = {}
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
-    def get(self, key: Hashable, factory: Callable[[], DataLoader]) -> Any:
+    def get(self, key: Hashable, factory: Callable[[], L]) -> L:
         loader = self._loaders.get(key)
         if loader is None:
             loader = self._loaders[key] = factory()
-        return loader
+        # The bundle holds loaders of every kind; a key is only ever made by one factory, so its loader is an L.
+        return cast(L, loader)
 
-    def by_id(self, model: Any) -> RowByIdLoader:
+    def by_id(self, model: type[M]) -> RowByIdLoader[M]:
         """`<Model>ByIdLoader`: rows of `model` by primary key."""
-        return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))  # type: ignore[no-any-return]
+        return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))
 
     def child_page(
         self,
@@ -135,7 +141,7 @@ class Loaders:
     ) -> ChildPageLoader:
         """`name` and `where_key` identify the filter, so equal nested fields share one loader."""
         key = ("page", name, where_key, ordering.name, request.cache_key())
-        return self.get(  # type: ignore[no-any-return]
+        return self.get(
             key,
             lambda: ChildPageLoader(
                 self.reader,
@@ -151,7 +157,7 @@ class Loaders:
         self, *, name: str, parent_column: Any, where: Where = (), where_key: Hashable = ()
     ) -> ChildCountLoader:
         key = ("count", name, where_key)
-        return self.get(  # type: ignore[no-any-return]
+        return self.get(
             key, lambda: ChildCountLoader(self.reader, parent_column=parent_column, where=where)
         )
 

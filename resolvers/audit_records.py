@@ -91,7 +91,7 @@ async def visible_audit_record(ctx: RequestContext, *, record_id: int) -> models
     """For `node(id:)`: an audit record exists only for ADMIN viewers."""
     if ctx.viewer is None or not ctx.viewer.is_admin:
         return None
-    return await ctx.loaders.by_id(models.AuditRecord).load(record_id)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(models.AuditRecord).load(record_id)
 
 
 # --- mutations ---------------------------------------------------------------------------------------

@@ -333,7 +333,7 @@ def _queue_verification(uow: UnitOfWork, ctx: RequestContext, *, user: models.Us
     ttl = ctx.settings.auth.verification_ttl_seconds
     issued = ctx.services.tokens.issue_for(purpose=VERIFY_EMAIL_PURPOSE, subject=str(user.id), ttl_seconds=ttl)
     expires_at = datetime.fromtimestamp(issued.expires_at, UTC)
-    uow.session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))  # type: ignore[arg-type]
+    uow.session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))
     uow.outbox(
         VERIFY_EMAIL_TOPIC,
         {

@@ -71,14 +71,14 @@ async def visible_message(ctx: RequestContext, *, message_id: int) -> models.Cha
     message = await ctx.loaders.by_id(models.ChatMessage).load(message_id)
     if message is None or await visible_session(ctx, session_id=message.session_id) is None:
         return None
-    return message  # type: ignore[no-any-return]
+    return message
 
 
 async def session_of(ctx: RequestContext, *, message: models.ChatMessage) -> models.ChatSession:
     """The session of a message the viewer already sees (batched by the row loader)."""
     chat = await ctx.loaders.by_id(models.ChatSession).load(message.session_id)
     assert chat is not None  # messages cascade with their session
-    return chat  # type: ignore[no-any-return]
+    return chat
 
 
 async def customer_sessions(

@@ -133,7 +133,7 @@ async def get_customer(ctx: RequestContext, *, global_id: str) -> models.Custome
     pk = decode_id(global_id, "Customer")
     if pk is None or not viewer.can_see_customer(pk):
         return None
-    return await ctx.loaders.by_id(_C).load(pk)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(_C).load(pk)
 
 
 async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Customer | None:
@@ -149,7 +149,7 @@ async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Custom
         *_visible_to(viewer),
     )
     found = await ctx.loaders.reader.rows(stmt.limit(1))
-    row: Any = found[0] if found else None  # a Core row with the model's attributes
+    row: _C | None = found[0] if found else None  # a Core row with the model's attributes
     if row is not None:
         ctx.loaders.prime(_C, row)
     return row
@@ -166,7 +166,7 @@ def open_request_count_loader(ctx: RequestContext) -> ChildCountLoader:
 
 
 async def open_request_count(ctx: RequestContext, *, customer: models.Customer) -> int:
-    return await open_request_count_loader(ctx).load(customer.id)  # type: ignore[no-any-return]
+    return await open_request_count_loader(ctx).load(customer.id)
 
 
 # --- writes -------------------------------------------------------------------------------------

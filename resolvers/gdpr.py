@@ -213,9 +213,9 @@ async def erase(
     OB = models.OutboxMessage
     payload_text = cast(col(OB.payload), String)
     about = [
-        OB.payload["customer_id"].astext == str(customer_id),  # type: ignore[index]
-        OB.payload["customerId"].astext == gid,  # type: ignore[index]
-        *(OB.payload["userId"].astext == str(u) for u in user_ids),  # type: ignore[index]
+        OB.payload["customer_id"].astext == str(customer_id),
+        OB.payload["customerId"].astext == gid,
+        *(OB.payload["userId"].astext == str(u) for u in user_ids),
         *(func.lower(payload_text).contains(e, autoescape=True) for e in emails),
     ]
     await session.execute(delete(OB).where(or_(*about), col(OB.delivered_at).is_(None)))
@@ -227,14 +227,14 @@ async def erase(
         gid,
         *(to_global_id("Request", i) for i in request_ids),
         *(to_global_id("ChatSession", i) for i in session_ids),
-        *(to_global_id("Note", i) for i in note_ids),  # type: ignore[arg-type]
-        *(to_global_id("Contract", i) for i, _ in removed),  # type: ignore[arg-type]
+        *(to_global_id("Note", i) for i in note_ids),
+        *(to_global_id("Contract", i) for i, _ in removed),
         *(to_global_id("User", i) for i in user_ids),
     ]
     concerning = [
         col(A.entity_id).in_(entity_ids),
-        A.details["customerId"].astext == gid,  # type: ignore[index]
-        A.details["sessionId"].astext.in_([to_global_id("ChatSession", i) for i in session_ids]),  # type: ignore[index]
+        A.details["customerId"].astext == gid,
+        A.details["sessionId"].astext.in_([to_global_id("ChatSession", i) for i in session_ids]),
     ]
     if user_ids:
         concerning.append(col(A.actor_id).in_(user_ids))
@@ -334,16 +334,16 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         gid = to_global_id("Customer", pk)
         entity_ids = [
             gid,
-            *(to_global_id("Request", r.id) for r in requests),  # type: ignore[arg-type]
-            *(to_global_id("ChatSession", s.id) for s in sessions),  # type: ignore[arg-type]
-            *(to_global_id("Note", n.id) for n in notes),  # type: ignore[arg-type]
-            *(to_global_id("Contract", k.id) for k in contracts),  # type: ignore[arg-type]
-            *(to_global_id("User", u) for u in user_ids),  # type: ignore[arg-type]
+            *(to_global_id("Request", r.id) for r in requests),
+            *(to_global_id("ChatSession", s.id) for s in sessions),
+            *(to_global_id("Note", n.id) for n in notes),
+            *(to_global_id("Contract", k.id) for k in contracts),
+            *(to_global_id("User", u) for u in user_ids),
         ]
         concerning = [
             col(A.entity_id).in_(entity_ids),
-            A.details["customerId"].astext == gid,  # type: ignore[index]
-            A.details["sessionId"].astext.in_([to_global_id("ChatSession", s.id) for s in sessions]),  # type: ignore[index,arg-type]
+            A.details["customerId"].astext == gid,
+            A.details["sessionId"].astext.in_([to_global_id("ChatSession", s.id) for s in sessions]),
         ]
         if user_ids:
             concerning.append(col(A.actor_id).in_(user_ids))
@@ -353,7 +353,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
     for m in messages:
         by_session.setdefault(m.session_id, []).append(
             {
-                "id": to_global_id("ChatMessage", m.id),  # type: ignore[arg-type]
+                "id": to_global_id("ChatMessage", m.id),
                 "sender": m.sender,
                 "body": m.body,
                 "createdAt": _when(m.created_at),
@@ -376,7 +376,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         },
         "requests": [
             {
-                "id": to_global_id("Request", r.id),  # type: ignore[arg-type]
+                "id": to_global_id("Request", r.id),
                 "body": r.body,
                 "status": r.status,
                 "resolutionComment": r.resolution_comment,
@@ -388,18 +388,18 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "chatSessions": [
             {
-                "id": to_global_id("ChatSession", s.id),  # type: ignore[arg-type]
+                "id": to_global_id("ChatSession", s.id),
                 "title": s.title,
                 "status": s.status,
                 "startedAt": _when(s.started_at),
                 "closedAt": _when(s.closed_at),
-                "messages": by_session.get(s.id, []),  # type: ignore[arg-type]
+                "messages": by_session.get(s.id, []),
             }
             for s in sessions
         ],
         "contracts": [
             {
-                "id": to_global_id("Contract", k.id),  # type: ignore[arg-type]
+                "id": to_global_id("Contract", k.id),
                 "title": k.title,
                 "filename": k.filename,
                 "contentType": k.content_type,
@@ -412,7 +412,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "notes": [
             {
-                "id": to_global_id("Note", n.id),  # type: ignore[arg-type]
+                "id": to_global_id("Note", n.id),
                 "body": n.body,
                 "createdAt": _when(n.created_at),
             }
@@ -420,7 +420,7 @@ async def export_customer_data(ctx: RequestContext, *, global_id: str) -> dict[s
         ],
         "auditRecords": [
             {
-                "id": to_global_id("AuditRecord", a.id),  # type: ignore[arg-type]
+                "id": to_global_id("AuditRecord", a.id),
                 "occurredAt": _when(a.occurred_at),
                 "action": a.action,
                 "entityType": a.entity_type,

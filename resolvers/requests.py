@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -177,7 +177,7 @@ async def _child_page(
     counter = ctx.loaders.child_count(name=name, parent_column=parent_column, where=where, where_key=where_key)
 
     async def total() -> int:
-        return await counter.load(parent_id)  # type: ignore[no-any-return]
+        return await counter.load(parent_id)
 
     page.total = total
     return page
@@ -197,7 +197,7 @@ async def requests_of_customer(
         ctx,
         name="requests_by_customer",
         parent_column=col(_R.customer_id),
-        parent_id=customer.id,  # type: ignore[arg-type]
+        parent_id=customer.id,
         where=_filters(status, include_archived),
         where_key=(status, include_archived),
         first=first,
@@ -241,12 +241,12 @@ async def open_count_of_operator(ctx: RequestContext, *, operator_id: int) -> in
         ],
         where_key=(viewer.is_staff, viewer.customer_id),
     )
-    return await loader.load(operator_id)  # type: ignore[no-any-return]
+    return await loader.load(operator_id)
 
 
 async def customer_of(ctx: RequestContext, *, request: models.SupportRequest) -> models.Customer:
-    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(request.customer_id)
-    return row
+    row = await ctx.loaders.by_id(models.Customer).load(request.customer_id)
+    return cast(models.Customer, row)  # customer_id is a NOT NULL foreign key
 
 
 async def processed_by(ctx: RequestContext, *, request: models.SupportRequest) -> models.User | None:

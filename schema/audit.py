@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from db import models
 from resolvers import audit_records as audit_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.node import register_node
@@ -33,7 +34,7 @@ class AuditRecord(Node):
     @classmethod
     def from_row(cls, row: models.AuditRecord) -> AuditRecord:
         return cls(
-            id=strawberry.ID(to_global_id("AuditRecord", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("AuditRecord", row.id)),
             occurred_at=row.occurred_at,
             action=row.action,
             entity_type=row.entity_type,
@@ -59,7 +60,7 @@ class AuditRecordConnection(Connection[AuditRecord]):
 
 
 @register_node("AuditRecord")
-async def load_audit_record_node(ctx, pk: int) -> AuditRecord | None:  # type: ignore[no-untyped-def]
+async def load_audit_record_node(ctx: RequestContext, pk: int) -> AuditRecord | None:
     row = await audit_resolvers.visible_audit_record(ctx, record_id=pk)
     return AuditRecord.from_row(row) if row else None
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
 from db import models
 from resolvers import chat as chat_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import ChatSessionStatus, MessageSender
@@ -39,7 +40,7 @@ class ChatSession(Node):
     @classmethod
     def from_row(cls, row: models.ChatSession) -> ChatSession:
         return cls(
-            id=strawberry.ID(to_global_id("ChatSession", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("ChatSession", row.id)),
             title=row.title,
             status=ChatSessionStatus(row.status),
             started_at=row.started_at,
@@ -54,7 +55,7 @@ class ChatSession(Node):
         from schema.customers import Customer
 
         row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+        return Customer.from_row(cast(models.Customer, row))  # customer_id is a NOT NULL foreign key
 
     @strawberry.field(description="Who started the chat; null when that user is not visible to the viewer.")
     async def started_by(self, info: Info) -> User | None:
@@ -85,7 +86,7 @@ class ChatMessage(Node):
     @classmethod
     def from_row(cls, row: models.ChatMessage) -> ChatMessage:
         return cls(
-            id=strawberry.ID(to_global_id("ChatMessage", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("ChatMessage", row.id)),
             sender=MessageSender(row.sender),
             body=row.body,
             created_at=row.created_at,
@@ -129,7 +130,7 @@ async def customer_chat_sessions(
     """`Customer.chatSessions` (wired in schema/customers.py)."""
     page = await chat_resolvers.customer_sessions(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         status=status,
         first=first,
         after=after,
@@ -138,13 +139,13 @@ async def customer_chat_sessions(
 
 
 @register_node("ChatSession")
-async def load_chat_session_node(ctx, pk: int) -> ChatSession | None:  # type: ignore[no-untyped-def]
+async def load_chat_session_node(ctx: RequestContext, pk: int) -> ChatSession | None:
     row = await chat_resolvers.visible_session(ctx, session_id=pk)
     return ChatSession.from_row(row) if row else None
 
 
 @register_node("ChatMessage")
-async def load_chat_message_node(ctx, pk: int) -> ChatMessage | None:  # type: ignore[no-untyped-def]
+async def load_chat_message_node(ctx: RequestContext, pk: int) -> ChatMessage | None:
     row = await chat_resolvers.visible_message(ctx, message_id=pk)
     return ChatMessage.from_row(row) if row else None
 

@@ -4,7 +4,7 @@ mutations (the GraphQL multipart request spec; the download route is server/file
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -12,6 +12,7 @@ from strawberry.file_uploads import Upload
 from db import models
 from resolvers import contracts as contracts_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.node import register_node
@@ -35,7 +36,7 @@ class Contract(Node):
     @classmethod
     def from_row(cls, row: models.Contract) -> Contract:
         return cls(
-            id=strawberry.ID(to_global_id("Contract", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Contract", row.id)),
             title=row.title,
             filename=row.filename,
             content_type=row.content_type,
@@ -50,7 +51,7 @@ class Contract(Node):
         from schema.customers import Customer
 
         row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+        return Customer.from_row(cast(models.Customer, row))  # customer_id is a NOT NULL foreign key
 
     @strawberry.field(description="Who uploaded it; null when that user is gone or not visible to the viewer.")
     async def uploaded_by(self, info: Info) -> User | None:
@@ -81,7 +82,7 @@ async def customer_contracts(
     """`Customer.contracts`, newest first (wired in schema/customers.py)."""
     page = await contracts_resolvers.customer_contracts(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         first=first,
         after=after,
     )
@@ -89,7 +90,7 @@ async def customer_contracts(
 
 
 @register_node("Contract")
-async def load_contract_node(ctx, pk: int) -> Contract | None:  # type: ignore[no-untyped-def]
+async def load_contract_node(ctx: RequestContext, pk: int) -> Contract | None:
     row = await contracts_resolvers.visible_contract(ctx, contract_id=pk)
     return Contract.from_row(row) if row else None
 

@@ -12,6 +12,7 @@ from db import models
 from resolvers import customers as customers_resolvers
 from resolvers import requests as requests_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema import chat as chat_schema  # nested fields owned by chat / notes / contracts
 from schema import contracts as contracts_schema
@@ -83,7 +84,7 @@ class Customer(Node):
     @classmethod
     def from_row(cls, row: models.Customer) -> Customer:
         return cls(
-            id=strawberry.ID(to_global_id("Customer", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Customer", row.id)),
             first_name=row.first_name,
             last_name=row.last_name,
             email=row.email,
@@ -99,7 +100,7 @@ class Customer(Node):
 
 
 @register_node("Customer")
-async def load_customer_node(ctx, pk: int) -> Customer | None:  # type: ignore[no-untyped-def]
+async def load_customer_node(ctx: RequestContext, pk: int) -> Customer | None:
     row = await users_resolvers.visible_customer(ctx, customer_id=pk)
     return Customer.from_row(row) if row else None
 

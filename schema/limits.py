@@ -117,7 +117,7 @@ class _Measure:
     in_progress: set[str] = field(default_factory=set)
 
     def page_size(self, node: FieldNode) -> int:
-        size: Any = None
+        size: object = None
         for arg in node.arguments or ():
             if arg.name.value in ("first", "last"):
                 value = arg.value

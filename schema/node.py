@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from resolvers.context import RequestContext
 from resolvers.ids import parse_global_id
 
-NodeLoader = Callable[[RequestContext, int], Awaitable[Any]]
+if TYPE_CHECKING:
+    from schema.base import Node
+
+NodeLoader = Callable[[RequestContext, int], Awaitable["Node | None"]]
 _REGISTRY: dict[str, NodeLoader] = {}
 
 
@@ -22,7 +25,7 @@ def register_node(type_name: str) -> Callable[[NodeLoader], NodeLoader]:
     return decorate
 
 
-async def resolve_node(ctx: RequestContext, global_id: str) -> Any:
+async def resolve_node(ctx: RequestContext, global_id: str) -> Node | None:
     parsed = parse_global_id(global_id)
     if parsed is None:
         return None

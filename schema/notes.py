@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import strawberry
 
 from db import models
 from resolvers import notes as notes_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.node import register_node
@@ -29,7 +30,7 @@ class Note(Node):
     @classmethod
     def from_row(cls, row: models.Note) -> Note:
         return cls(
-            id=strawberry.ID(to_global_id("Note", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Note", row.id)),
             body=row.body,
             created_at=row.created_at,
             _row=row,
@@ -40,7 +41,7 @@ class Note(Node):
         from schema.customers import Customer
 
         row = await info.context.loaders.by_id(models.Customer).load(self._row.customer_id)
-        return Customer.from_row(row)
+        return Customer.from_row(cast(models.Customer, row))  # customer_id is a NOT NULL foreign key
 
     @strawberry.field(description="The staff user who wrote it; null once that user is deleted.")
     async def author(self, info: Info) -> User | None:
@@ -64,7 +65,7 @@ async def customer_notes(
     """`Customer.notes` (wired in schema/customers.py): FORBIDDEN, and so null, for customer viewers."""
     page = await notes_resolvers.customer_notes(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         first=first,
         after=after,
     )
@@ -72,7 +73,7 @@ async def customer_notes(
 
 
 @register_node("Note")
-async def load_note_node(ctx, pk: int) -> Note | None:  # type: ignore[no-untyped-def]
+async def load_note_node(ctx: RequestContext, pk: int) -> Note | None:
     row = await notes_resolvers.visible_note(ctx, note_id=pk)
     return Note.from_row(row) if row else None
 

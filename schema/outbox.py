@@ -10,6 +10,7 @@ import strawberry
 
 from db import models
 from resolvers import outbox as outbox_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.node import register_node
@@ -42,7 +43,7 @@ class OutboxMessage(Node):
     @classmethod
     def from_row(cls, row: models.OutboxMessage) -> OutboxMessage:
         return cls(
-            id=strawberry.ID(to_global_id("OutboxMessage", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("OutboxMessage", row.id)),
             topic=row.topic,
             state=OutboxMessageState(row.state),
             attempts=row.attempts,
@@ -61,7 +62,7 @@ class OutboxMessageConnection(Connection[OutboxMessage]):
 
 
 @register_node("OutboxMessage")
-async def load_outbox_message_node(ctx, pk: int) -> OutboxMessage | None:  # type: ignore[no-untyped-def]
+async def load_outbox_message_node(ctx: RequestContext, pk: int) -> OutboxMessage | None:
     row = await outbox_resolvers.visible_outbox_message(ctx, message_id=pk)
     return OutboxMessage.from_row(row) if row else None
 

@@ -9,6 +9,7 @@ import strawberry
 
 from db import models
 from resolvers import requests as requests_resolvers
+from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus
@@ -40,7 +41,7 @@ class Request(Node):
     @classmethod
     def from_row(cls, row: models.SupportRequest) -> Request:
         return cls(
-            id=strawberry.ID(to_global_id("Request", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Request", row.id)),
             body=row.body,
             status=RequestStatus(row.status),
             resolution_comment=row.resolution_comment,
@@ -71,7 +72,7 @@ class Request(Node):
 
 
 @register_node("Request")
-async def load_request_node(ctx, pk: int) -> Request | None:  # type: ignore[no-untyped-def]
+async def load_request_node(ctx: RequestContext, pk: int) -> Request | None:
     row = await requests_resolvers.visible_request(ctx, pk=pk)
     return Request.from_row(row) if row else None
 

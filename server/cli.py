@@ -267,12 +267,14 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, CliError) or (app is not None and isinstance(error, app.ConfigError)):
         return str(error)
     if isinstance(error, ValidationError):
+        from pydantic_settings import BaseSettings
+
         from server import settings as config
 
         prefixes = {
             cls.__name__: str(cls.model_config.get("env_prefix", ""))
             for cls in vars(config).values()
-            if isinstance(cls, type) and issubclass(cls, config.BaseSettings) and cls is not config.BaseSettings
+            if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings
         }
         first = error.errors()[0]
         name = prefixes.get(error.title, "") + "_".join(str(part) for part in first["loc"])

@@ -39,16 +39,16 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
+class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[misc]
     """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
 
-    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = TextWebSocketAdapter
 
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.state = state  # lifespan state: settings, sessionmaker, services
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         """Our own GraphiQL page, its assets served by this server (no CDN)."""
         return render_page(request, title=self.state.settings.app.name)
 

@@ -13,12 +13,12 @@ def start_embedded(data_dir: str | Path, *, cleanup_mode: str | None = "stop") -
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine here.
         warnings.simplefilter("ignore")
-        import pgserver  # imported lazily: production never needs it
+        import pgserver.postgres_server  # imported lazily: production never needs it
 
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(path)
-    server = pgserver.get_server(path, cleanup_mode=cleanup_mode)
+    server = pgserver.postgres_server.get_server(path, cleanup_mode=cleanup_mode)
     return server.get_uri(), server
 
 

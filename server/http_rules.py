@@ -197,7 +197,7 @@ class GraphQLHTTPRules:
             check_parameters(request.query_params)
         return await super().parse_http_body(request)  # type: ignore[misc,no-any-return]
 
-    async def execute_single(self, *, request: Any, request_adapter: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
+    async def execute_single(self, *, request: Any, request_adapter: Any, **kwargs: Any) -> ExecutionResult:
         timeout = self.state.settings.limits.execution_timeout_seconds
         persisted = getattr(self.state, "persisted_queries", None)
         if persisted is not None and isinstance(kwargs.get("request_data"), GraphQLRequestData):

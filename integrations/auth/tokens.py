@@ -114,7 +114,7 @@ class TokenService:
             "exp": now + self.ttl_seconds,
             "jti": jti,
         }
-        return IssuedToken(self._encode(claims), claims["exp"], jti)  # type: ignore[arg-type]
+        return IssuedToken(self._encode(claims), claims["exp"], jti)
 
     def purpose_audience(self, purpose: str) -> str:
         return f"{self.audience}#{purpose}"
