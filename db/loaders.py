@@ -157,9 +157,7 @@ class Loaders:
         self, *, name: str, parent_column: Any, where: Where = (), where_key: Hashable = ()
     ) -> ChildCountLoader:
         key = ("count", name, where_key)
-        return self.get(
-            key, lambda: ChildCountLoader(self.reader, parent_column=parent_column, where=where)
-        )
+        return self.get(key, lambda: ChildCountLoader(self.reader, parent_column=parent_column, where=where))
 
     def forget(self, model: Any, pk: int) -> None:
         """Drop a cached row after a mutation changed it."""
