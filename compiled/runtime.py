@@ -28,6 +28,7 @@ from strawberry.extensions import SchemaExtension
 from compiled import rules
 from compiled import sqltext as q
 from compiled.tree import Tree, Unplannable, build_tree
+from resolvers.context import RequestContext
 from resolvers.viewer import Viewer
 
 log = logging.getLogger("customer_graph.compiled")
@@ -127,10 +128,10 @@ class CompiledReads:
 
     async def run(self, execution_context: Any) -> str | None:
         """The response's `data` as JSON text, or None: the request runs on the resolver path."""
-        ctx = execution_context.context
+        ctx: RequestContext = execution_context.context
         viewer: Viewer | None = getattr(ctx, "viewer", None)
         query = execution_context.query
-        if viewer is None or not query or ctx.extra.get("auth_error") is not None:
+        if viewer is None or not query or ctx.outcome.auth_error is not None:
             return None
         if not _is_http(ctx.request):
             return None
@@ -157,7 +158,7 @@ class CompiledReads:
             return None
         self.stats["planned"] += 1
         self.served[(query, operation_name)] += 1
-        ctx.extra["compiled"] = True
+        ctx.outcome.compiled = True
         return text
 
 

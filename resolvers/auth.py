@@ -24,7 +24,7 @@ from integrations.auth.tokens import TokenError
 from resolvers import events, outbox, validators
 from resolvers import login_throttle as throttle
 from resolvers import users as users_resolvers
-from resolvers.context import RequestContext
+from resolvers.context import RequestContext, Services
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.ids import to_global_id
 from resolvers.unit_of_work import Actor, UnitOfWork, changes, system_unit_of_work, unit_of_work
@@ -47,7 +47,7 @@ def _viewer_of(user: models.User) -> Viewer:
     )
 
 
-async def viewer_from_authorization(header: str | None, *, services: Any, loaders: Loaders) -> Viewer | None:
+async def viewer_from_authorization(header: str | None, *, services: Services, loaders: Loaders) -> Viewer | None:
     """None for no header; the viewer for a valid bearer token; raises Unauthenticated otherwise."""
     if header is None or header == "":
         return None

@@ -18,6 +18,7 @@ from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from db.outage import RETRY_AFTER_SECONDS, is_unavailable
+from resolvers.context import RequestContext
 from resolvers.errors import DomainError, Unauthenticated
 
 log = logging.getLogger("customer_graph.errors")
@@ -50,13 +51,13 @@ class AnonymousGate(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        ctx = ec.context
+        ctx: RequestContext | None = ec.context
         document = ec.graphql_document
         if document is not None:
             op = selected_operation(document, ec.operation_name)
             if op is not None and op.name is not None and ctx is not None:
                 ctx.operation_name = op.name.value
-            auth_error = ctx.extra.get("auth_error") if ctx is not None else None
+            auth_error = ctx.outcome.auth_error if ctx is not None else None
             if auth_error is not None:  # a bad token is refused whatever the operation
                 ec.result = GraphQLExecutionResult(data=None, errors=[auth_error])
             elif op is not None and ctx is not None and ctx.viewer is None:
@@ -81,14 +82,14 @@ class ErrorPolicy(SchemaExtension):
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        ctx = self.execution_context.context
+        ctx: RequestContext | None = self.execution_context.context
         request_id = getattr(ctx, "request_id", "-")
         self._outage: str | None = None
         result.errors = [self._classify(e, request_id) for e in result.errors or []]
         if self._outage is not None:  # one line per request, however many fields failed
             log.warning("database unavailable", extra={"request_id": request_id, "error": self._outage})
         if ctx is not None:
-            ctx.extra["error_codes"] = [
+            ctx.outcome.error_codes = [
                 (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
             ]
 

@@ -50,6 +50,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from resolvers.context import RequestContext
 from schema.extensions import selected_operation
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -322,8 +323,8 @@ class QueryLimits(SchemaExtension):
             self._mark_request_error()
 
     def get_results(self) -> dict[str, Any]:
-        ctx = self.execution_context.context
-        cost = ctx.extra.get("query_cost") if ctx is not None else None
+        ctx: RequestContext | None = self.execution_context.context
+        cost = ctx.outcome.query_cost if ctx is not None else None
         viewer = getattr(ctx, "viewer", None)
         if cost is not None and viewer is not None and viewer.is_admin:
             return {"cost": cost}
@@ -331,8 +332,8 @@ class QueryLimits(SchemaExtension):
 
     def _mark_request_error(self) -> None:
         ctx = self.execution_context.context
-        if ctx is not None and hasattr(ctx, "extra"):
-            ctx.extra["request_error"] = True
+        if isinstance(ctx, RequestContext):
+            ctx.outcome.request_error = True
 
     def _check(self, document: Any) -> list[GraphQLError]:
         ec = self.execution_context
@@ -341,8 +342,8 @@ class QueryLimits(SchemaExtension):
         if operation is not None:
             figures = measure(schema, document, operation, variables=ec.variables, limits=self.limits)
             ctx = ec.context
-            if ctx is not None and hasattr(ctx, "extra"):
-                ctx.extra["query_cost"] = figures.total_cost
+            if isinstance(ctx, RequestContext):
+                ctx.outcome.query_cost = figures.total_cost
             error = over_limit(figures, self.limits)
             if error is not None:
                 return [error]

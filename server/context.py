@@ -83,14 +83,14 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[misc]
                     request.headers.get("authorization"), services=state.services, loaders=loaders
                 )
             except Unauthenticated as error:
-                ctx.extra["auth_error"] = error
+                ctx.outcome.auth_error = error
             except Exception as error:
                 # The token's user lookup needs the database: down or out of connections, the request is
                 # SERVICE_UNAVAILABLE (one log line, no traceback); anything else is a bug and propagates.
                 if not is_unavailable(error):
                     raise
                 log.warning("database unavailable", extra={"request_id": request_id, "error": type(error).__name__})
-                ctx.extra["auth_error"] = ServiceUnavailable(
+                ctx.outcome.auth_error = ServiceUnavailable(
                     "The service is temporarily unavailable; retry shortly.", retryAfter=RETRY_AFTER_SECONDS
                 )
         request.state.graphql_context = ctx

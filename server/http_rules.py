@@ -30,6 +30,8 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_res
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from resolvers.context import RequestContext
+
 log = logging.getLogger("customer_graph.http")
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -226,8 +228,8 @@ class GraphQLHTTPRules:
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = process_result(result)
-        ctx = getattr(request.state, "graphql_context", None)
-        request_error = bool(ctx is not None and ctx.extra.get("request_error"))
+        ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
+        request_error = ctx is not None and ctx.outcome.request_error
         if request_error and response.get("data") is None:
             response.pop("data", None)
         if wants_graphql_response(request.headers.get("accept")):

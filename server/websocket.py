@@ -42,7 +42,7 @@ from db.events import EventHub
 from db.loaders import Loaders
 from integrations.auth.tokens import TokenError, unverified_parts
 from resolvers import events
-from resolvers.context import RequestContext
+from resolvers.context import RequestContext, RequestOutcome
 from server import metrics
 
 log = logging.getLogger("customer_graph.websocket")
@@ -190,7 +190,9 @@ class SubscriptionHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     def operation_context(self) -> RequestContext:
         """A copy of the connection's context for one operation: its own loaders and bookkeeping."""
         base = self.context
-        return dataclasses.replace(base, loaders=Loaders(base.sessionmaker), operation_name=None, extra={})
+        return dataclasses.replace(
+            base, loaders=Loaders(base.sessionmaker), operation_name=None, outcome=RequestOutcome()
+        )
 
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
         """strawberry's `run_operation`, with a context of the operation's own."""

@@ -15,7 +15,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import authlib.deprecate  # noqa: F401  (installs an "always" filter: must precede our "ignore" below)
 
@@ -58,6 +58,32 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         return _b64json(head), _b64json(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise TokenError("malformed token") from error
+
+
+class Tokens(Protocol):
+    """What the server asks of its token service: our access tokens and single-purpose tokens, issued and
+    verified. `TokenService` satisfies it structurally."""
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` claim of every token we issue."""
+        ...
+
+    def issue(self, *, subject: str, role: str, extra: dict[str, Any] | None = None) -> IssuedToken:
+        """An access token for user `subject`."""
+        ...
+
+    def issue_for(self, *, purpose: str, subject: str, ttl_seconds: int) -> IssuedToken:
+        """A token valid only for `purpose` (its own audience)."""
+        ...
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token; `TokenError` otherwise."""
+        ...
+
+    def verify_for(self, token: str, *, purpose: str) -> dict[str, Any]:
+        """The claims of a valid `purpose` token; `TokenError` otherwise."""
+        ...
 
 
 class TokenService:
