@@ -275,7 +275,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         connection_init_wait_timeout=timedelta(seconds=settings.subscriptions.init_timeout_seconds),
         max_subscriptions_per_connection=None,  # enforced, with a code, by server/websocket.py
     )
-    graphql_app.graphql_transport_ws_handler_class = websocket.SubscriptionHandler  # type: ignore[assignment]
+    graphql_app.graphql_transport_ws_handler_class = websocket.SubscriptionHandler
     cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
     ide_assets: list[BaseRoute] = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
     app = Starlette(

@@ -39,7 +39,7 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[misc]
+class GraphQLApp(GraphQLHTTPRules, GraphQL):
     """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
 
     websocket_adapter_class = TextWebSocketAdapter
@@ -63,7 +63,7 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[misc]
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its JSONDecodeError is json's: a bad body is still a 400
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         state = self.state
         loaders = Loaders(state.sessionmaker)
         request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
@@ -96,7 +96,7 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[misc]
         request.state.graphql_context = ctx
         return ctx
 
-    async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: RequestContext) -> Any:
         """Websockets authenticate in `connection_init`: `{"authorization": "Bearer <token>"}`.
 
         No authorization is an anonymous connection (the anonymous gate refuses its subscriptions); a bad one
