@@ -151,7 +151,8 @@ class CompiledReads:
         try:
             async with engine.connect() as conn:
                 raw = await conn.get_raw_connection()
-                text: str = await raw.driver_connection.fetchval(plan.sql, *params)  # type: ignore[union-attr]
+                driver: Any = raw.driver_connection  # asyncpg's connection (untyped); set on an open connection
+                text: str = await driver.fetchval(plan.sql, *params)
         except Exception as error:  # the resolver path answers a database failure as it always does
             log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
             self.stats["database error"] += 1
@@ -180,7 +181,7 @@ class CompiledReadsExtension(SchemaExtension):
             text = await self.runtime.run(ec)
             if text is not None:
                 # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).
-                ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
+                ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]  # `data` is typed a dict
         yield
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import false, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db import models
@@ -163,7 +164,7 @@ async def create_audit_record(
     return row
 
 
-async def _locked(session: Any, id: str) -> models.AuditRecord:
+async def _locked(session: AsyncSession, id: str) -> models.AuditRecord:
     pk = decode_id(id, "AuditRecord")
     row = None
     if pk is not None:
@@ -171,7 +172,7 @@ async def _locked(session: Any, id: str) -> models.AuditRecord:
         row = (await session.scalars(stmt)).one_or_none()
     if row is None:
         raise not_found("Audit record", ["id"])
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def update_audit_record(

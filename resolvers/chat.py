@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db import models
@@ -167,7 +168,7 @@ async def start_chat_session(ctx: RequestContext, *, customer_id: str, title: st
 
 
 async def _lock_open_session(
-    session: Any, viewer: Viewer, pk: int, values: dict[str, Any]
+    session: AsyncSession, viewer: Viewer, pk: int, values: dict[str, Any]
 ) -> models.ChatSession | None:
     """UPDATE the session if it is OPEN and visible, taking its row lock until commit; the updated row or None."""
     conditions = [col(models.ChatSession.id) == pk, col(models.ChatSession.status) == ChatSessionStatus.OPEN.value]
@@ -175,7 +176,7 @@ async def _lock_open_session(
         conditions.append(col(models.ChatSession.customer_id) == viewer.customer_id)
     stmt = update(models.ChatSession).where(*conditions).values(**values).returning(models.ChatSession)
     result = await session.scalars(stmt, execution_options={"synchronize_session": False})
-    return result.one_or_none()  # type: ignore[no-any-return]
+    return result.one_or_none()
 
 
 async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str, v: Validation) -> None:

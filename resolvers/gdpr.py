@@ -165,7 +165,7 @@ async def erase(
             .values(body=ERASED)
             .execution_options(synchronize_session=False)
         )
-        messages = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        messages = int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
     counts["chatSessions"], counts["messages"] = len(session_ids), messages
 
     # notes and contracts: deleted (the files after every row change)
@@ -244,7 +244,7 @@ async def erase(
     ]
     if rewritten:
         # Core executemany: one round trip for every rewritten record
-        audit_table: Any = A.__table__  # type: ignore[attr-defined]
+        audit_table: Any = A.__table__  # type: ignore[attr-defined]  # SQLModel sets `__table__` in its metaclass without declaring it
         await session.execute(
             update(audit_table).where(audit_table.c.id == bindparam("pk")).values(details=bindparam("new_details")),
             rewritten,

@@ -124,7 +124,8 @@ class TokenService:
 
     def _encode(self, claims: dict[str, Any]) -> str:
         header = {"alg": self.algorithm, "typ": "JWT", "kid": self.kid}
-        return self._jwt.encode(header, claims, self._sign_key, check=False).decode()  # type: ignore[no-any-return]
+        encoded: bytes = self._jwt.encode(header, claims, self._sign_key, check=False)
+        return encoded.decode()
 
     def issue(self, *, subject: str, role: str, extra: dict[str, Any] | None = None) -> IssuedToken:
         """An access token for user `subject` (the user's primary key as a string)."""
