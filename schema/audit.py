@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -41,7 +41,7 @@ class AuditRecord(Node):
             entity_id=row.entity_id,
             actor_label=row.actor_label,
             status=row.status,
-            details=row.details,  # type: ignore[arg-type]
+            details=cast(JSON, row.details),  # JSON is a NewType of object: a dict is one
             request_id=row.request_id,
             _row=row,
         )
@@ -137,7 +137,7 @@ class Query:
             last=last,
             before=before,
         )
-        return AuditRecordConnection.from_page(page, AuditRecord.from_row)  # type: ignore[no-any-return]
+        return AuditRecordConnection.from_page(page, AuditRecord.from_row)
 
     @strawberry.field(description="An audit record by ID (ADMIN only); null when absent.")
     async def audit_record(self, info: Info, id: strawberry.ID) -> AuditRecord | None:

@@ -71,7 +71,7 @@ class ChatSession(Node):
         page = await chat_resolvers.session_messages(
             info.context, chat=self._row, first=first, after=after, last=last, before=before
         )
-        return ChatMessageConnection.from_page(page, ChatMessage.from_row)  # type: ignore[no-any-return]
+        return ChatMessageConnection.from_page(page, ChatMessage.from_row)
 
 
 @strawberry.type(description="One message of a chat session.")
@@ -135,7 +135,7 @@ async def customer_chat_sessions(
         first=first,
         after=after,
     )
-    return ChatSessionConnection.from_page(page, ChatSession.from_row)  # type: ignore[no-any-return]
+    return ChatSessionConnection.from_page(page, ChatSession.from_row)
 
 
 @register_node("ChatSession")

@@ -86,7 +86,7 @@ async def customer_contracts(
         first=first,
         after=after,
     )
-    return ContractConnection.from_page(page, Contract.from_row)  # type: ignore[no-any-return]
+    return ContractConnection.from_page(page, Contract.from_row)
 
 
 @register_node("Contract")

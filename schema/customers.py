@@ -75,7 +75,7 @@ class Customer(Node):
             first=first,
             after=after,
         )
-        return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return]
+        return RequestConnection.from_page(page, Request.from_row)
 
     @strawberry.field(description="How many of the customer's requests are PENDING or IN_PROGRESS (archived excluded).")
     async def open_request_count(self, info: Info) -> int:
@@ -200,7 +200,7 @@ class Query:
             last=last,
             before=before,
         )
-        return CustomerConnection.from_page(page, Customer.from_row)  # type: ignore[no-any-return]
+        return CustomerConnection.from_page(page, Customer.from_row)
 
     @strawberry.field(description="One customer by ID (archived ones too); null when absent or not visible.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

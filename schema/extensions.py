@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -13,9 +14,11 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    SubsequentIncrementalExecutionResult,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from db.outage import RETRY_AFTER_SECONDS, is_unavailable
 from resolvers.context import RequestContext
@@ -27,7 +30,7 @@ log = logging.getLogger("customer_graph.errors")
 ANONYMOUS_FIELDS = frozenset({"login", "signup", "verifyEmail", "me", "__typename", "__schema", "__type"})
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) -> Iterator[str]:
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> Iterator[str]:
     for sel in selection_set.selections:
         if isinstance(sel, FieldNode):
             yield sel.name.value
@@ -36,10 +39,10 @@ def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) 
         elif isinstance(sel, FragmentSpreadNode):
             frag = fragments.get(sel.name.value)
             if frag is not None:
-                yield from _root_fields(frag.selection_set, fragments)  # type: ignore[attr-defined]
+                yield from _root_fields(frag.selection_set, fragments)
 
 
-def selected_operation(document, operation_name: str | None) -> OperationDefinitionNode | None:  # type: ignore[no-untyped-def]
+def selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         return next((o for o in ops if o.name and o.name.value == operation_name), None)
@@ -61,7 +64,7 @@ class AnonymousGate(SchemaExtension):
             if auth_error is not None:  # a bad token is refused whatever the operation
                 ec.result = GraphQLExecutionResult(data=None, errors=[auth_error])
             elif op is not None and ctx is not None and ctx.viewer is None:
-                fragments: dict[str, object] = {
+                fragments: dict[str, FragmentDefinitionNode] = {
                     d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
                 }
                 denied = [f for f in _root_fields(op.selection_set, fragments) if f not in ANONYMOUS_FIELDS]
@@ -93,10 +96,10 @@ class ErrorPolicy(SchemaExtension):
                 (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
             ]
 
-    def on_stream_result(self, result):  # type: ignore[no-untyped-def]
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         """Each result a subscription streams is classified and masked like a query's, before it is sent."""
         errors = getattr(result, "errors", None)
-        if errors:
+        if errors and not isinstance(result, SubsequentIncrementalExecutionResult):  # that one carries no errors
             request_id = getattr(self.execution_context.context, "request_id", "-")
             result.errors = [self._classify(e, request_id) for e in errors]
         yield

@@ -26,7 +26,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -262,9 +262,11 @@ class QueryLimits(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         ec = self.execution_context
-        ec.parse_options["max_lexical_tokens"] = self.limits.max_tokens  # type: ignore[typeddict-unknown-key]
-        ec.parse_options["max_comments"] = self.limits.max_tokens  # type: ignore[typeddict-unknown-key]
-        ec.parse_options.pop("max_tokens", None)
+        # strawberry's ParseOptions lists only `max_tokens`; graphql-core's `parse` takes these as well
+        options = cast(dict[str, object], ec.parse_options)
+        options["max_lexical_tokens"] = self.limits.max_tokens
+        options["max_comments"] = self.limits.max_tokens
+        options.pop("max_tokens", None)
         yield
         result = ec.result
         errors = getattr(result, "errors", None) if result is not None else None

@@ -69,7 +69,7 @@ async def customer_notes(
         first=first,
         after=after,
     )
-    return NoteConnection.from_page(page, Note.from_row)  # type: ignore[no-any-return]
+    return NoteConnection.from_page(page, Note.from_row)
 
 
 @register_node("Note")

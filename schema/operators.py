@@ -36,7 +36,7 @@ class Operator(Node):
             first_name=row.first_name,
             last_name=row.last_name,
             email=row.email,
-            role=row.role,  # type: ignore[arg-type]
+            role=row.role,  # type: ignore[arg-type]  # the row holds the role's text; strawberry serialises text and member alike
             _row=row,
         )
 
@@ -59,7 +59,7 @@ class Operator(Node):
             first=first,
             after=after,
         )
-        return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return]
+        return RequestConnection.from_page(page, Request.from_row)
 
     @strawberry.field(description="How many requests assigned to this operator are open (archived excluded).")
     async def open_request_count(self, info: Info) -> int:
@@ -99,7 +99,7 @@ class Query:
     @strawberry.field(description="Staff users who handle requests, by last name (staff only).")
     async def operators(self, info: Info, first: PageSize = None, after: After = None) -> OperatorConnection:
         page = await operators_resolvers.list_operators(info.context, first=first, after=after)
-        return OperatorConnection.from_page(page, Operator.from_row)  # type: ignore[no-any-return]
+        return OperatorConnection.from_page(page, Operator.from_row)
 
 
 @strawberry.type

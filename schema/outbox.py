@@ -91,7 +91,7 @@ class Query:
         page = await outbox_resolvers.outbox_messages(
             info.context, state=str(state.value) if state else None, topic=topic, first=first, after=after
         )
-        return OutboxMessageConnection.from_page(page, OutboxMessage.from_row)  # type: ignore[no-any-return]
+        return OutboxMessageConnection.from_page(page, OutboxMessage.from_row)
 
 
 @strawberry.type

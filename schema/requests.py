@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from db import models
+from db.paging import Page
 from resolvers import requests as requests_resolvers
 from resolvers.context import RequestContext
 from resolvers.ids import to_global_id
@@ -121,8 +122,8 @@ class RequestPayload:
     errors: list[UserError] = strawberry.field(description="Why the change did not happen; empty on success.")
 
 
-def _connection(page: object) -> RequestConnection:
-    return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return, arg-type]
+def _connection(page: Page[Any]) -> RequestConnection:
+    return RequestConnection.from_page(page, Request.from_row)
 
 
 @strawberry.type

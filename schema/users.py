@@ -36,7 +36,7 @@ class User(Node):
             email=row.email,
             first_name=row.first_name,
             last_name=row.last_name,
-            role=row.role,  # type: ignore[arg-type]
+            role=row.role,  # type: ignore[arg-type]  # the row holds the role's text; strawberry serialises text and member alike
             email_verified=row.email_verified,
             _row=row,
         )
