@@ -31,6 +31,7 @@ from compiled import rules
 from compiled import sqltext as q
 from compiled.tree import Tree, Unplannable, build_tree
 from db.enums import Role
+from resolvers.context import RequestContext
 from resolvers.viewer import Viewer
 
 log = logging.getLogger("customer_graph.compiled")
@@ -156,10 +157,10 @@ class CompiledReads:
 
     async def run(self, execution_context: Any) -> str | None:
         """The response's `data` as JSON text, or None: the request runs on the resolver path."""
-        ctx = execution_context.context
+        ctx: RequestContext = execution_context.context
         viewer: Viewer | None = getattr(ctx, "viewer", None)
         query = execution_context.query
-        if viewer is None or not query or ctx.extra.get("auth_error") is not None:
+        if viewer is None or not query or ctx.outcome.auth_error is not None:
             return None
         if not _is_http(ctx.request):
             return None
@@ -179,7 +180,8 @@ class CompiledReads:
         try:
             async with engine.connect() as conn:
                 raw = await conn.get_raw_connection()
-                text: str = await raw.driver_connection.fetchval(plan.sql, *params)  # type: ignore[union-attr]
+                driver: Any = raw.driver_connection  # asyncpg's connection (untyped); set on an open connection
+                text: str = await driver.fetchval(plan.sql, *params)
                 self.on_statement()
         except Exception as error:  # the resolver path answers a database failure as it always does
             log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
@@ -187,11 +189,11 @@ class CompiledReads:
             return None
         self.stats["planned"] += 1
         self.served[(query, operation_name)] += 1
-        ctx.extra["compiled"] = True
+        ctx.outcome.compiled = True
         document = execution_context.graphql_document
         if (query, operation_name) not in self.hot.items and document is not None:
             fixed = not tree.operation.variable_definitions
-            cost = ctx.extra.get("query_cost")
+            cost = ctx.outcome.query_cost
             hot = HotDocument(query, tree, document, cost if fixed else None)
             self.hot.put((query, operation_name), hot)
             if sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) == 1:
@@ -243,14 +245,14 @@ class CompiledReadsExtension(SchemaExtension):
 
     runtime: ClassVar[CompiledReads]
 
-    async def on_execute(self) -> AsyncIterator[None]:  # type: ignore[override]
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         ctx = ec.context
         if not ec.result and ctx is not None and self.runtime.enabled():
             text = await self.runtime.run(ec)
             if text is not None:
                 # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).
-                ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]
+                ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]  # `data` is typed a dict
         yield
 
 

@@ -208,7 +208,7 @@ class EventHub:
             try:
                 conn = await asyncpg.connect(**self.params, timeout=10)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())  # type: ignore[misc]
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 for channel in self.channels:
                     await conn.add_listener(channel, self._dispatch)
                 self.is_listening = True

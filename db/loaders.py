@@ -38,6 +38,8 @@ from db.paging import Ordering, Page, PageRequest, apply_page, make_page
 from db.reader import Reader, columns_of, rows_select, select_rows
 
 R = TypeVar("R")
+L = TypeVar("L", bound="DataLoader[Any, Any]")
+M = TypeVar("M")
 
 
 def _attribute(column: Mapped[Any]) -> QueryableAttribute[Any]:
@@ -104,19 +106,22 @@ class ListKey(Generic[R]):
         return attribute.class_ is children.model and attribute.key == children.column
 
 
-class RowByIdLoader(DataLoader):  # type: ignore[misc]
-    def __init__(self, reader: Reader, model: Any) -> None:
+class RowByIdLoader(DataLoader[int, M | None]):
+    """Typed by the table it reads: its Core rows carry the model's attributes (read-only), so callers treat
+    them as `M`."""
+
+    def __init__(self, reader: Reader, model: type[M]) -> None:
         super().__init__()
         self.reader = reader
-        self.model = model
+        self.model: Any = model
 
-    async def batch_load_fn(self, keys: list[int]) -> list[Any]:
+    async def batch_load_fn(self, keys: list[int]) -> list[M | None]:
         rows = await self.reader.rows(select_rows(self.model).where(self.model.id.in_(keys)))
         by_id = {row.id: row for row in rows}
         return [by_id.get(k) for k in keys]
 
 
-class ChildPageLoader(DataLoader):  # type: ignore[misc]
+class ChildPageLoader(DataLoader[int, "Page[Any]"]):
     """parent id -> Page of children, for one list shape (a `ListKey` without its parent) and one page."""
 
     def __init__(self, reader: Reader, *, shape: ListKey[Any], request: PageRequest) -> None:
@@ -152,7 +157,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
         return [make_page(grouped.get(k, []), ordering, req) for k in keys]
 
 
-class ChildCountLoader(DataLoader):  # type: ignore[misc]
+class ChildCountLoader(DataLoader[int, int]):
     """parent id -> number of children in one list shape (a `ListKey` without its parent)."""
 
     def __init__(self, reader: Reader, *, shape: ListKey[Any]) -> None:
@@ -174,19 +179,20 @@ class Loaders:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker  # for writes (and the rare read that needs a session)
         self.reader = Reader(sessionmaker)
-        self._loaders: dict[Hashable, DataLoader] = {}
+        self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
         self._pages: dict[tuple[ListKey[Any], PageRequest], ChildPageLoader] = {}
         self._counts: dict[ListKey[Any], ChildCountLoader] = {}
 
-    def get(self, key: Hashable, factory: Callable[[], DataLoader]) -> Any:
+    def get(self, key: Hashable, factory: Callable[[], L]) -> L:
         loader = self._loaders.get(key)
         if loader is None:
             loader = self._loaders[key] = factory()
-        return loader
+        # The bundle holds loaders of every kind; a key is only ever made by one factory, so its loader is an L.
+        return cast(L, loader)
 
-    def by_id(self, model: Any) -> RowByIdLoader:
+    def by_id(self, model: type[M]) -> RowByIdLoader[M]:
         """`<Model>ByIdLoader`: rows of `model` by primary key."""
-        return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))  # type: ignore[no-any-return]
+        return self.get(("by_id", model), lambda: RowByIdLoader(self.reader, model))
 
     def page(self, key: ListKey[R], request: PageRequest) -> asyncio.Future[Page[R]]:
         """One page of the list `key` (batched with the same page of every other parent of its shape)."""

@@ -1,6 +1,7 @@
 """The data model as SQLModel tables. Migrations import only `SQLModel.metadata` from here.
 
-Primary keys are bigint identities: they double as stable keyset cursors. Timestamps are UTC
+Primary keys are bigint identities: they double as stable keyset cursors. They are typed `int`, not
+`int | None`: PostgreSQL assigns them on flush, and nothing reads an id before that. Timestamps are UTC
 `timestamptz`. Enumerations are text with CHECK constraints. Relationships are not declared:
 nested data always goes through per-request dataloaders (db/loaders.py).
 """
@@ -82,7 +83,7 @@ class User(SQLModel, table=True):
         Index("ix_users_role", "role"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     email: str = Field(sa_column=Column(String(320), nullable=False))
     password_hash: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
     first_name: str = Field(sa_column=Column(String(100), nullable=False))
@@ -111,7 +112,7 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_phone", "phone"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     first_name: str = Field(sa_column=Column(String(100), nullable=False))
     last_name: str = Field(sa_column=Column(String(100), nullable=False))
     email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
@@ -136,7 +137,7 @@ class SupportRequest(SQLModel, table=True):
         Index("ix_requests_created_by_id", "created_by_id"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     customer_id: int = _fk("customers.id", nullable=False)
     created_by_id: int | None = _fk("users.id", ondelete="SET NULL")
     body: str = Field(sa_column=Column(Text, nullable=False))
@@ -162,7 +163,7 @@ class ChatSession(SQLModel, table=True):
         Index("ix_chat_sessions_started_by_id", "started_by_id"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     customer_id: int = _fk("customers.id", nullable=False)
     started_by_id: int | None = _fk("users.id", ondelete="SET NULL")
     title: str = Field(sa_column=Column(String(200), nullable=False))
@@ -184,7 +185,7 @@ class ChatMessage(SQLModel, table=True):
         Index("ix_chat_messages_author_id", "author_id"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     session_id: int = _fk("chat_sessions.id", nullable=False, ondelete="CASCADE")
     sender: str = Field(sa_column=Column(String(16), nullable=False))
     author_id: int | None = _fk("users.id", ondelete="SET NULL")
@@ -199,7 +200,7 @@ class Contract(SQLModel, table=True):
         Index("ix_contracts_uploaded_by_id", "uploaded_by_id"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     customer_id: int = _fk("customers.id", nullable=False, ondelete="CASCADE")
     title: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     filename: str = Field(sa_column=Column(String(255), nullable=False))
@@ -220,7 +221,7 @@ class Note(SQLModel, table=True):
         Index("ix_notes_author_id", "author_id"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     customer_id: int = _fk("customers.id", nullable=False, ondelete="CASCADE")
     author_id: int | None = _fk("users.id", ondelete="SET NULL")
     body: str = Field(sa_column=Column(Text, nullable=False))
@@ -239,7 +240,7 @@ class AuditRecord(SQLModel, table=True):
         Index("ix_audit_records_occurred_at", "occurred_at"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     occurred_at: datetime = _ts()
     action: str = Field(sa_column=Column(String(64), nullable=False))
     entity_type: str = Field(sa_column=Column(String(64), nullable=False))
@@ -271,7 +272,7 @@ class OutboxMessage(SQLModel, table=True):
         CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
     )
 
-    id: int | None = _pk()
+    id: int = _pk()
     topic: str = Field(sa_column=Column(String(64), nullable=False))  # e.g. "email.customer_created"
     payload: dict[str, Any] = Field(
         default_factory=dict, sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))

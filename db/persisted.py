@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import PersistedQuery
 
-TABLE: Table = PersistedQuery.__table__  # type: ignore[attr-defined]
+TABLE: Table = PersistedQuery.__table__  # type: ignore[attr-defined]  # SQLModel sets `__table__` in its metaclass without declaring it
 
 
 @dataclass(frozen=True)

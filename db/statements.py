@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 Record = Callable[[str], None]
 
@@ -35,7 +35,9 @@ class StatementTally:
     def __init__(self, record: Record) -> None:
         self.record = record
 
-    def _execute(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    def _execute(
+        self, conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         if _will_begin(conn.connection.dbapi_connection):
             self.record("BEGIN")
         self.record(statement)

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from db import models
@@ -88,7 +89,7 @@ async def visible_audit_record(ctx: RequestContext, *, record_id: int) -> models
     """For `node(id:)`: an audit record exists only for ADMIN viewers."""
     if ctx.viewer is None or not ctx.viewer.is_admin:
         return None
-    return await ctx.loaders.by_id(models.AuditRecord).load(record_id)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(models.AuditRecord).load(record_id)
 
 
 # --- mutations ---------------------------------------------------------------------------------------
@@ -160,14 +161,14 @@ async def create_audit_record(
     return row
 
 
-async def _locked(session: Any, pk: int | None) -> models.AuditRecord:
+async def _locked(session: AsyncSession, pk: int | None) -> models.AuditRecord:
     row = None
     if pk is not None:
         stmt = select(models.AuditRecord).where(col(models.AuditRecord.id) == pk).with_for_update()
         row = (await session.scalars(stmt)).one_or_none()
     if row is None:
         raise not_found("Audit record", ["id"])
-    return row  # type: ignore[no-any-return]
+    return row
 
 
 async def update_audit_record(

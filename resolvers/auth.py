@@ -25,7 +25,7 @@ from integrations.auth.tokens import TokenError
 from resolvers import events, outbox, validators
 from resolvers import login_throttle as throttle
 from resolvers import users as users_resolvers
-from resolvers.context import RequestContext
+from resolvers.context import RequestContext, Services
 from resolvers.errors import DomainError, ErrorCode, Unauthenticated, Validation
 from resolvers.unit_of_work import Actor, UnitOfWork, changes, system_unit_of_work, unit_of_work
 from resolvers.viewer import Viewer
@@ -47,7 +47,7 @@ def _viewer_of(user: models.User) -> Viewer:
     )
 
 
-async def viewer_from_authorization(header: str | None, *, services: Any, loaders: Loaders) -> Viewer | None:
+async def viewer_from_authorization(header: str | None, *, services: Services, loaders: Loaders) -> Viewer | None:
     """None for no header; the viewer for a valid bearer token; raises Unauthenticated otherwise."""
     if header is None or header == "":
         return None
@@ -333,7 +333,7 @@ def _queue_verification(uow: UnitOfWork, ctx: RequestContext, *, user: models.Us
     ttl = ctx.settings.auth.verification_ttl_seconds
     issued = ctx.services.tokens.issue_for(purpose=VERIFY_EMAIL_PURPOSE, subject=str(user.id), ttl_seconds=ttl)
     expires_at = datetime.fromtimestamp(issued.expires_at, UTC)
-    uow.session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))  # type: ignore[arg-type]
+    uow.session.add(models.EmailVerificationToken(jti=issued.jti, user_id=user.id, expires_at=expires_at))
     uow.outbox(
         VERIFY_EMAIL_TOPIC,
         {

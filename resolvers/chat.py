@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
@@ -91,14 +92,14 @@ async def visible_message(ctx: RequestContext, *, message_id: int) -> models.Cha
     message = await ctx.loaders.by_id(models.ChatMessage).load(message_id)
     if message is None or await visible_session(ctx, session_id=message.session_id) is None:
         return None
-    return message  # type: ignore[no-any-return]
+    return message
 
 
 async def session_of(ctx: RequestContext, *, message: models.ChatMessage) -> models.ChatSession:
     """The session of a message the viewer already sees (batched by the row loader)."""
     chat = await ctx.loaders.by_id(models.ChatSession).load(message.session_id)
     assert chat is not None  # messages cascade with their session
-    return chat  # type: ignore[no-any-return]
+    return chat
 
 
 async def customer_of(ctx: RequestContext, *, chat: models.ChatSession) -> models.Customer:
@@ -175,7 +176,7 @@ async def start_chat_session(ctx: RequestContext, *, customer_id: int | None, ti
 
 
 async def _lock_open_session(
-    session: Any, viewer: Viewer, pk: int, values: dict[str, Any]
+    session: AsyncSession, viewer: Viewer, pk: int, values: dict[str, Any]
 ) -> models.ChatSession | None:
     """UPDATE the session if it is OPEN and visible, taking its row lock until commit; the updated row or None."""
     conditions = [col(models.ChatSession.id) == pk, col(models.ChatSession.status) == ChatSessionStatus.OPEN.value]
@@ -183,7 +184,7 @@ async def _lock_open_session(
         conditions.append(col(models.ChatSession.customer_id) == viewer.customer_id)
     stmt = update(models.ChatSession).where(*conditions).values(**values).returning(models.ChatSession)
     result = await session.scalars(stmt, execution_options={"synchronize_session": False})
-    return result.one_or_none()  # type: ignore[no-any-return]
+    return result.one_or_none()
 
 
 async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str, v: Validation) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -11,17 +11,43 @@ from db.loaders import Loaders
 from resolvers.settings import ResolverSettings
 from resolvers.viewer import Viewer
 
+if TYPE_CHECKING:  # annotations only: importing the clients' modules here would load every SDK with the context
+    from starlette.requests import HTTPConnection
+
+    from db.events import EventHub
+    from integrations.ai import AIService
+    from integrations.auth.oidc import OIDCVerifier
+    from integrations.auth.tokens import Tokens
+    from integrations.email import EmailBackend
+    from integrations.storage import Storage
+    from resolvers.errors import CodedError
+
 
 @dataclass
 class Services:
-    """Long-lived clients built once in the app's lifespan (integrations/)."""
+    """Long-lived clients built once in the app's lifespan (integrations/), typed by their interfaces."""
 
-    tokens: Any = None  # integrations.auth.tokens.TokenService
-    oidc: Any = None  # integrations.auth.oidc.OIDCVerifier | None
-    storage: Any = None
-    email: Any = None
-    ai: Any = None
-    events: Any = None  # in-process pub/sub for subscriptions
+    tokens: Tokens
+    storage: Storage
+    email: EmailBackend
+    ai: AIService | None = None  # None when AI is not configured
+    oidc: OIDCVerifier | None = None  # None when SSO is off
+    events: EventHub | None = None  # in-process pub/sub for subscriptions, started in the lifespan
+
+
+@dataclass
+class RequestOutcome:
+    """What the handling of one request learns on the way, for the error policy, the HTTP status and the log.
+
+    The context builder records a refused Authorization header; the persisted-query and limit checks record a
+    request error (no execution: the response has no `data`); the error policy records the error codes."""
+
+    auth_error: CodedError | None = None  # Unauthenticated, or ServiceUnavailable when the user lookup failed
+    request_error: bool = False  # refused before execution (persisted query, limits, validation)
+    error_codes: list[str] | None = None  # the response's error codes, for the request log and metrics
+    known_operation: str | None = None  # a trusted registered document's operation name (a bounded metric label)
+    query_cost: int | None = None  # the document's measured cost (shown to admins in `extensions`)
+    compiled: bool = False  # answered by the compiled read path
 
 
 @dataclass
@@ -31,9 +57,9 @@ class RequestContext:
     loaders: Loaders
     services: Services
     viewer: Viewer | None = None
-    request: Any = None  # starlette Request or WebSocket
+    request: HTTPConnection | None = None  # starlette Request or WebSocket
     request_id: str = "-"
     client_address: str | None = None
     operation_name: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    connection_params: dict[str, Any] | None = None  # websocket `connection_init` payload (strawberry sets it)
+    outcome: RequestOutcome = field(default_factory=RequestOutcome)
+    connection_params: dict[str, object] | None = None  # websocket `connection_init` payload (strawberry sets it)

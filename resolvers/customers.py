@@ -133,7 +133,7 @@ async def get_customer(ctx: RequestContext, *, pk: int | None) -> models.Custome
     viewer = require_viewer(ctx.viewer)
     if pk is None or not viewer.can_see_customer(pk):
         return None
-    return await ctx.loaders.by_id(_C).load(pk)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(_C).load(pk)
 
 
 async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Customer | None:
@@ -149,7 +149,7 @@ async def customer_by_email(ctx: RequestContext, *, email: str) -> models.Custom
         *_visible_to(viewer),
     )
     found = await ctx.loaders.reader.rows(stmt.limit(1))
-    row: Any = found[0] if found else None  # a Core row with the model's attributes
+    row: _C | None = found[0] if found else None  # a Core row with the model's attributes
     if row is not None:
         ctx.loaders.prime(_C, row)
     return row

@@ -51,7 +51,7 @@ async def retry_after(session: AsyncSession, *, keys: Sequence[str]) -> int | No
 async def record_failure(session: AsyncSession, *, limits: Sequence[Limit], window_seconds: int) -> int | None:
     """Count one failure against every key; the lock's duration in seconds if any key is now locked."""
     window = timedelta(seconds=window_seconds)
-    table = LoginThrottle.__table__  # type: ignore[attr-defined]
+    table = LoginThrottle.__table__  # type: ignore[attr-defined]  # SQLModel sets `__table__` in its metaclass without declaring it
     locked: int | None = None
     for limit in limits:
         expired = table.c.window_started_at < func.now() - window

@@ -48,7 +48,7 @@ async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | No
     """Staff see every note; for anyone else a note does not exist."""
     if ctx.viewer is None or not ctx.viewer.is_staff:
         return None
-    return await ctx.loaders.by_id(models.Note).load(note_id)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(models.Note).load(note_id)
 
 
 async def customer_of(ctx: RequestContext, *, note: models.Note) -> models.Customer:

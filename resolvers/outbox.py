@@ -45,13 +45,13 @@ OUTBOX_NEWEST_FIRST = Ordering("outbox", (col(models.OutboxMessage.id),), descen
 
 def customer_created(customer: models.Customer, *, source: str = "staff") -> tuple[str, dict[str, Any]]:
     """`uow.outbox(*customer_created(row))`: tell the sales list about a new customer (`source`: staff or signup)."""
-    gid = entity_ref("Customer", customer.id)  # type: ignore[arg-type]
+    gid = entity_ref("Customer", customer.id)
     return CUSTOMER_CREATED, {"customer_id": customer.id, "id": gid, "source": source}
 
 
 def request_resolved(request: models.SupportRequest) -> tuple[str, dict[str, Any]]:
     """`uow.outbox(*request_resolved(row))`: tell a customer its request was completed or rejected."""
-    gid = entity_ref("Request", request.id)  # type: ignore[arg-type]
+    gid = entity_ref("Request", request.id)
     return REQUEST_RESOLVED, {"request_id": request.id, "id": gid, "status": request.status}
 
 
@@ -93,7 +93,7 @@ async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -
             "company": customer.company,
             "email": customer.email,
             "phone": customer.phone,
-            "customer_id": entity_ref("Customer", customer.id),  # type: ignore[arg-type]
+            "customer_id": entity_ref("Customer", customer.id),
             "source": payload.get("source", "staff"),
         }
         subject = f"New customer: {name}" + (f" ({customer.company})" if customer.company else "")
@@ -116,7 +116,7 @@ async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -
             "outcome": outcome,
             "excerpt": excerpt,
             "comment": request.resolution_comment,
-            "request_id": entity_ref("Request", request.id),  # type: ignore[arg-type]
+            "request_id": entity_ref("Request", request.id),
         }
         subject = f"Your support request was {outcome}"
         return _message("request_resolved", to, subject, key, app_name, resolved)
@@ -186,7 +186,7 @@ async def visible_outbox_message(ctx: RequestContext, *, message_id: int) -> mod
     """For `node(id:)`: outbox messages exist only for ADMIN viewers."""
     if ctx.viewer is None or not ctx.viewer.is_admin:
         return None
-    return await ctx.loaders.by_id(models.OutboxMessage).load(message_id)  # type: ignore[no-any-return]
+    return await ctx.loaders.by_id(models.OutboxMessage).load(message_id)
 
 
 async def retry_outbox_message(ctx: RequestContext, *, pk: int | None) -> models.OutboxMessage:

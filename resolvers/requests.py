@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -256,8 +256,8 @@ async def open_count_of_operator(ctx: RequestContext, *, operator_id: int) -> in
 
 
 async def customer_of(ctx: RequestContext, *, request: models.SupportRequest) -> models.Customer:
-    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(request.customer_id)
-    return row
+    row = await ctx.loaders.by_id(models.Customer).load(request.customer_id)
+    return cast(models.Customer, row)  # customer_id is a NOT NULL foreign key
 
 
 async def processed_by(ctx: RequestContext, *, request: models.SupportRequest) -> models.User | None:

@@ -34,7 +34,10 @@ def _fresh(ctx: RequestContext) -> None:
 
 async def _events(ctx: RequestContext, channel: str) -> AsyncIterator[Event]:
     """The channel's payloads for as long as the subscription lasts."""
-    async with ctx.services.events.subscribe(channel) as stream:
+    hub = ctx.services.events
+    if hub is None:  # the app's lifespan starts it before any websocket is served
+        raise RuntimeError("the event hub is not running")
+    async with hub.subscribe(channel) as stream:
         try:
             async for event in stream:
                 yield event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from db import models
 from resolvers import audit_records as audit_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, filter_id, to_global_id
 from schema.pagination import Connection
@@ -32,14 +33,14 @@ class AuditRecord(Node):
     @classmethod
     def from_row(cls, row: models.AuditRecord) -> AuditRecord:
         return cls(
-            id=strawberry.ID(to_global_id("AuditRecord", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("AuditRecord", row.id)),
             occurred_at=row.occurred_at,
             action=row.action,
             entity_type=row.entity_type,
             entity_id=row.entity_id,
             actor_label=row.actor_label,
             status=row.status,
-            details=row.details,  # type: ignore[arg-type]
+            details=cast(JSON, row.details),  # JSON is a NewType of object: a dict is one
             request_id=row.request_id,
             _row=row,
         )
@@ -57,7 +58,7 @@ class AuditRecordConnection(Connection[AuditRecord]):
     pass
 
 
-async def load_audit_record_node(ctx, pk: int) -> AuditRecord | None:  # type: ignore[no-untyped-def]
+async def load_audit_record_node(ctx: RequestContext, pk: int) -> AuditRecord | None:
     row = await audit_resolvers.visible_audit_record(ctx, record_id=pk)
     return AuditRecord.from_row(row) if row else None
 
@@ -135,7 +136,7 @@ class Query:
             last=last,
             before=before,
         )
-        return AuditRecordConnection.from_page(page, AuditRecord.from_row)  # type: ignore[no-any-return]
+        return AuditRecordConnection.from_page(page, AuditRecord.from_row)
 
     @strawberry.field(description="An audit record by ID (ADMIN only); null when absent.")
     async def audit_record(self, info: Info, id: strawberry.ID) -> AuditRecord | None:

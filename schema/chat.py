@@ -10,6 +10,7 @@ import strawberry
 from db import models
 from resolvers import chat as chat_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import ChatSessionStatus, MessageSender
 from schema.ids import decode_id, to_global_id
@@ -39,7 +40,7 @@ class ChatSession(Node):
     @classmethod
     def from_row(cls, row: models.ChatSession) -> ChatSession:
         return cls(
-            id=strawberry.ID(to_global_id("ChatSession", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("ChatSession", row.id)),
             title=row.title,
             status=ChatSessionStatus(row.status),
             started_at=row.started_at,
@@ -67,7 +68,7 @@ class ChatSession(Node):
         page = await chat_resolvers.session_messages(
             info.context, chat=self._row, first=first, after=after, last=last, before=before
         )
-        return ChatMessageConnection.from_page(page, ChatMessage.from_row)  # type: ignore[no-any-return]
+        return ChatMessageConnection.from_page(page, ChatMessage.from_row)
 
 
 @strawberry.type(description="One message of a chat session.")
@@ -82,7 +83,7 @@ class ChatMessage(Node):
     @classmethod
     def from_row(cls, row: models.ChatMessage) -> ChatMessage:
         return cls(
-            id=strawberry.ID(to_global_id("ChatMessage", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("ChatMessage", row.id)),
             sender=MessageSender(row.sender),
             body=row.body,
             created_at=row.created_at,
@@ -126,20 +127,20 @@ async def customer_chat_sessions(
     """`Customer.chatSessions` (wired in schema/customers.py)."""
     page = await chat_resolvers.customer_sessions(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         status=status,
         first=first,
         after=after,
     )
-    return ChatSessionConnection.from_page(page, ChatSession.from_row)  # type: ignore[no-any-return]
+    return ChatSessionConnection.from_page(page, ChatSession.from_row)
 
 
-async def load_chat_session_node(ctx, pk: int) -> ChatSession | None:  # type: ignore[no-untyped-def]
+async def load_chat_session_node(ctx: RequestContext, pk: int) -> ChatSession | None:
     row = await chat_resolvers.visible_session(ctx, session_id=pk)
     return ChatSession.from_row(row) if row else None
 
 
-async def load_chat_message_node(ctx, pk: int) -> ChatMessage | None:  # type: ignore[no-untyped-def]
+async def load_chat_message_node(ctx: RequestContext, pk: int) -> ChatMessage | None:
     row = await chat_resolvers.visible_message(ctx, message_id=pk)
     return ChatMessage.from_row(row) if row else None
 

@@ -12,6 +12,7 @@ from strawberry.file_uploads import Upload
 from db import models
 from resolvers import contracts as contracts_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
 from schema.pagination import Connection
@@ -35,7 +36,7 @@ class Contract(Node):
     @classmethod
     def from_row(cls, row: models.Contract) -> Contract:
         return cls(
-            id=strawberry.ID(to_global_id("Contract", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Contract", row.id)),
             title=row.title,
             filename=row.filename,
             content_type=row.content_type,
@@ -78,14 +79,14 @@ async def customer_contracts(
     """`Customer.contracts`, newest first (wired in schema/customers.py)."""
     page = await contracts_resolvers.customer_contracts(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         first=first,
         after=after,
     )
-    return ContractConnection.from_page(page, Contract.from_row)  # type: ignore[no-any-return]
+    return ContractConnection.from_page(page, Contract.from_row)
 
 
-async def load_contract_node(ctx, pk: int) -> Contract | None:  # type: ignore[no-untyped-def]
+async def load_contract_node(ctx: RequestContext, pk: int) -> Contract | None:
     row = await contracts_resolvers.visible_contract(ctx, contract_id=pk)
     return Contract.from_row(row) if row else None
 

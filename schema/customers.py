@@ -12,6 +12,7 @@ from db import models
 from resolvers import customers as customers_resolvers
 from resolvers import requests as requests_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema import chat as chat_schema  # nested fields owned by chat / notes / contracts
 from schema import contracts as contracts_schema
 from schema import notes as notes_schema
@@ -73,7 +74,7 @@ class Customer(Node):
             first=first,
             after=after,
         )
-        return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return]
+        return RequestConnection.from_page(page, Request.from_row)
 
     @strawberry.field(description="How many of the customer's requests are PENDING or IN_PROGRESS (archived excluded).")
     async def open_request_count(self, info: Info) -> int:
@@ -82,7 +83,7 @@ class Customer(Node):
     @classmethod
     def from_row(cls, row: models.Customer) -> Customer:
         return cls(
-            id=strawberry.ID(to_global_id("Customer", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Customer", row.id)),
             first_name=row.first_name,
             last_name=row.last_name,
             email=row.email,
@@ -97,7 +98,7 @@ class Customer(Node):
         )
 
 
-async def load_customer_node(ctx, pk: int) -> Customer | None:  # type: ignore[no-untyped-def]
+async def load_customer_node(ctx: RequestContext, pk: int) -> Customer | None:
     row = await users_resolvers.visible_customer(ctx, customer_id=pk)
     return Customer.from_row(row) if row else None
 
@@ -197,7 +198,7 @@ class Query:
             last=last,
             before=before,
         )
-        return CustomerConnection.from_page(page, Customer.from_row)  # type: ignore[no-any-return]
+        return CustomerConnection.from_page(page, Customer.from_row)
 
     @strawberry.field(description="One customer by ID (archived ones too); null when absent or not visible.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:

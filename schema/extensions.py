@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -16,11 +17,14 @@ from graphql import (
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    SubsequentIncrementalExecutionResult,
 )
 from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
+from strawberry.types import StreamExecutionResult
 
 from db.outage import RETRY_AFTER_SECONDS, is_unavailable
+from resolvers.context import RequestContext
 from resolvers.errors import CodedError, DomainError, Unauthenticated
 
 log = logging.getLogger("customer_graph.errors")
@@ -34,7 +38,7 @@ def graphql_error(error: CodedError, *, nodes: Any = None, path: Any = None) -> 
     return GraphQLError(error.message, nodes=nodes, path=path, extensions=dict(error.extensions))
 
 
-def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) -> Iterator[str]:
+def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> Iterator[str]:
     for sel in selection_set.selections:
         if isinstance(sel, FieldNode):
             yield sel.name.value
@@ -43,10 +47,10 @@ def _root_fields(selection_set: SelectionSetNode, fragments: dict[str, object]) 
         elif isinstance(sel, FragmentSpreadNode):
             frag = fragments.get(sel.name.value)
             if frag is not None:
-                yield from _root_fields(frag.selection_set, fragments)  # type: ignore[attr-defined]
+                yield from _root_fields(frag.selection_set, fragments)
 
 
-def selected_operation(document, operation_name: str | None) -> OperationDefinitionNode | None:  # type: ignore[no-untyped-def]
+def selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
     ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if operation_name:
         return next((o for o in ops if o.name and o.name.value == operation_name), None)
@@ -58,18 +62,18 @@ class AnonymousGate(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         ec = self.execution_context
-        ctx = ec.context
+        ctx: RequestContext | None = ec.context
         document = ec.graphql_document
         if document is not None:
             op = selected_operation(document, ec.operation_name)
             if op is not None and op.name is not None and ctx is not None:
                 ctx.operation_name = op.name.value
-            auth_error = ctx.extra.get("auth_error") if ctx is not None else None
+            auth_error = ctx.outcome.auth_error if ctx is not None else None
             if auth_error is not None:  # a bad token is refused whatever the operation
                 error = graphql_error(auth_error) if isinstance(auth_error, CodedError) else auth_error
                 ec.result = GraphQLExecutionResult(data=None, errors=[error])
             elif op is not None and ctx is not None and ctx.viewer is None:
-                fragments: dict[str, object] = {
+                fragments: dict[str, FragmentDefinitionNode] = {
                     d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
                 }
                 denied = [f for f in _root_fields(op.selection_set, fragments) if f not in ANONYMOUS_FIELDS]
@@ -90,21 +94,21 @@ class ErrorPolicy(SchemaExtension):
         result = self.execution_context.result
         if result is None or not getattr(result, "errors", None):
             return
-        ctx = self.execution_context.context
+        ctx: RequestContext | None = self.execution_context.context
         request_id = getattr(ctx, "request_id", "-")
         self._outage: str | None = None
         result.errors = [self._classify(e, request_id) for e in result.errors or []]
         if self._outage is not None:  # one line per request, however many fields failed
             log.warning("database unavailable", extra={"request_id": request_id, "error": self._outage})
         if ctx is not None:
-            ctx.extra["error_codes"] = [
+            ctx.outcome.error_codes = [
                 (e.extensions or {}).get("code", "GRAPHQL_VALIDATION_FAILED") for e in result.errors
             ]
 
-    def on_stream_result(self, result):  # type: ignore[no-untyped-def]
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         """Each result a subscription streams is classified and masked like a query's, before it is sent."""
         errors = getattr(result, "errors", None)
-        if errors:
+        if errors and not isinstance(result, SubsequentIncrementalExecutionResult):  # that one carries no errors
             request_id = getattr(self.execution_context.context, "request_id", "-")
             result.errors = [self._classify(e, request_id) for e in errors]
         yield

@@ -95,7 +95,7 @@ class RejectNul(FieldExtension):
 
     def _payload_with_error(self, field: list[str]) -> Any:
         assert self.payload is not None
-        definition: StrawberryObjectDefinition = self.payload.__strawberry_definition__  # type: ignore[attr-defined]
+        definition: StrawberryObjectDefinition = get_object_definition(self.payload, strict=True)
         values: dict[str, Any] = {f.python_name: None for f in definition.fields if f.python_name != "errors"}
         error = UserError(
             code=ErrorCode.VALIDATION,

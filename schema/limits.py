@@ -26,7 +26,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     FieldNode,
@@ -50,6 +50,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from resolvers.context import RequestContext
 from schema.extensions import selected_operation
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -117,7 +118,7 @@ class _Measure:
     in_progress: set[str] = field(default_factory=set)
 
     def page_size(self, node: FieldNode) -> int:
-        size: Any = None
+        size: object = None
         for arg in node.arguments or ():
             if arg.name.value in ("first", "last"):
                 value = arg.value
@@ -261,9 +262,11 @@ class QueryLimits(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         ec = self.execution_context
-        ec.parse_options["max_lexical_tokens"] = self.limits.max_tokens  # type: ignore[typeddict-unknown-key]
-        ec.parse_options["max_comments"] = self.limits.max_tokens  # type: ignore[typeddict-unknown-key]
-        ec.parse_options.pop("max_tokens", None)
+        # strawberry's ParseOptions lists only `max_tokens`; graphql-core's `parse` takes these as well
+        options = cast(dict[str, object], ec.parse_options)
+        options["max_lexical_tokens"] = self.limits.max_tokens
+        options["max_comments"] = self.limits.max_tokens
+        options.pop("max_tokens", None)
         yield
         result = ec.result
         errors = getattr(result, "errors", None) if result is not None else None
@@ -322,8 +325,8 @@ class QueryLimits(SchemaExtension):
             self._mark_request_error()
 
     def get_results(self) -> dict[str, Any]:
-        ctx = self.execution_context.context
-        cost = ctx.extra.get("query_cost") if ctx is not None else None
+        ctx: RequestContext | None = self.execution_context.context
+        cost = ctx.outcome.query_cost if ctx is not None else None
         viewer = getattr(ctx, "viewer", None)
         if cost is not None and viewer is not None and viewer.is_admin:
             return {"cost": cost}
@@ -331,8 +334,8 @@ class QueryLimits(SchemaExtension):
 
     def _mark_request_error(self) -> None:
         ctx = self.execution_context.context
-        if ctx is not None and hasattr(ctx, "extra"):
-            ctx.extra["request_error"] = True
+        if isinstance(ctx, RequestContext):
+            ctx.outcome.request_error = True
 
     def _check(self, document: Any) -> list[GraphQLError]:
         ec = self.execution_context
@@ -341,8 +344,8 @@ class QueryLimits(SchemaExtension):
         if operation is not None:
             figures = measure(schema, document, operation, variables=ec.variables, limits=self.limits)
             ctx = ec.context
-            if ctx is not None and hasattr(ctx, "extra"):
-                ctx.extra["query_cost"] = figures.total_cost
+            if isinstance(ctx, RequestContext):
+                ctx.outcome.query_cost = figures.total_cost
             error = over_limit(figures, self.limits)
             if error is not None:
                 return [error]

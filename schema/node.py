@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import strawberry
 from strawberry.types.base import get_object_definition
@@ -20,7 +19,7 @@ from schema import audit, chat, contracts, customers, notes, operators, outbox, 
 from schema.base import Info, Node
 from schema.ids import parse_global_id
 
-NodeLoader = Callable[[RequestContext, int], Awaitable[Any]]
+NodeLoader = Callable[[RequestContext, int], Awaitable[Node | None]]
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class NodeRegistry:
     by_name: Mapping[str, NodeLoader]
     types: tuple[type, ...]
 
-    async def resolve(self, ctx: RequestContext, global_id: str) -> Any:
+    async def resolve(self, ctx: RequestContext, global_id: str) -> Node | None:
         parsed = parse_global_id(global_id)
         if parsed is None:
             return None

@@ -10,6 +10,7 @@ import strawberry
 from db import models
 from resolvers import notes as notes_resolvers
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
 from schema.pagination import Connection
@@ -29,7 +30,7 @@ class Note(Node):
     @classmethod
     def from_row(cls, row: models.Note) -> Note:
         return cls(
-            id=strawberry.ID(to_global_id("Note", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Note", row.id)),
             body=row.body,
             created_at=row.created_at,
             _row=row,
@@ -61,14 +62,14 @@ async def customer_notes(
     """`Customer.notes` (wired in schema/customers.py): FORBIDDEN, and so null, for customer viewers."""
     page = await notes_resolvers.customer_notes(
         info.context,
-        customer_id=root._row.id,  # type: ignore[arg-type]
+        customer_id=root._row.id,
         first=first,
         after=after,
     )
-    return NoteConnection.from_page(page, Note.from_row)  # type: ignore[no-any-return]
+    return NoteConnection.from_page(page, Note.from_row)
 
 
-async def load_note_node(ctx, pk: int) -> Note | None:  # type: ignore[no-untyped-def]
+async def load_note_node(ctx: RequestContext, pk: int) -> Note | None:
     row = await notes_resolvers.visible_note(ctx, note_id=pk)
     return Note.from_row(row) if row else None
 

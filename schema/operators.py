@@ -9,6 +9,7 @@ import strawberry
 from db import models
 from resolvers import operators as operators_resolvers
 from resolvers import requests as requests_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus, Role
 from schema.ids import to_global_id
@@ -30,11 +31,11 @@ class Operator(Node):
     @classmethod
     def from_row(cls, row: models.User) -> Operator:
         return cls(
-            id=strawberry.ID(to_global_id("Operator", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Operator", row.id)),
             first_name=row.first_name,
             last_name=row.last_name,
             email=row.email,
-            role=row.role,  # type: ignore[arg-type]
+            role=row.role,  # type: ignore[arg-type]  # the row holds the role's text; strawberry serialises text and member alike
             _row=row,
         )
 
@@ -51,20 +52,20 @@ class Operator(Node):
     ) -> RequestConnection:
         page = await requests_resolvers.requests_of_operator(
             info.context,
-            operator_id=self._row.id,  # type: ignore[arg-type]
+            operator_id=self._row.id,
             status=status,
             include_archived=bool(include_archived),
             first=first,
             after=after,
         )
-        return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return]
+        return RequestConnection.from_page(page, Request.from_row)
 
     @strawberry.field(description="How many requests assigned to this operator are open (archived excluded).")
     async def open_request_count(self, info: Info) -> int:
-        return await requests_resolvers.open_count_of_operator(info.context, operator_id=self._row.id)  # type: ignore[arg-type]
+        return await requests_resolvers.open_count_of_operator(info.context, operator_id=self._row.id)
 
 
-async def load_operator_node(ctx, pk: int) -> Operator | None:  # type: ignore[no-untyped-def]
+async def load_operator_node(ctx: RequestContext, pk: int) -> Operator | None:
     row = await operators_resolvers.visible_operator(ctx, pk=pk)
     return Operator.from_row(row) if row else None
 
@@ -96,7 +97,7 @@ class Query:
     @strawberry.field(description="Staff users who handle requests, by last name (staff only).")
     async def operators(self, info: Info, first: PageSize = None, after: After = None) -> OperatorConnection:
         page = await operators_resolvers.list_operators(info.context, first=first, after=after)
-        return OperatorConnection.from_page(page, Operator.from_row)  # type: ignore[no-any-return]
+        return OperatorConnection.from_page(page, Operator.from_row)
 
 
 @strawberry.type

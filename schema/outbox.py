@@ -10,6 +10,7 @@ import strawberry
 
 from db import models
 from resolvers import outbox as outbox_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.ids import decode_id, to_global_id
 from schema.pagination import Connection
@@ -41,7 +42,7 @@ class OutboxMessage(Node):
     @classmethod
     def from_row(cls, row: models.OutboxMessage) -> OutboxMessage:
         return cls(
-            id=strawberry.ID(to_global_id("OutboxMessage", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("OutboxMessage", row.id)),
             topic=row.topic,
             state=OutboxMessageState(row.state),
             attempts=row.attempts,
@@ -59,7 +60,7 @@ class OutboxMessageConnection(Connection[OutboxMessage]):
     pass
 
 
-async def load_outbox_message_node(ctx, pk: int) -> OutboxMessage | None:  # type: ignore[no-untyped-def]
+async def load_outbox_message_node(ctx: RequestContext, pk: int) -> OutboxMessage | None:
     row = await outbox_resolvers.visible_outbox_message(ctx, message_id=pk)
     return OutboxMessage.from_row(row) if row else None
 
@@ -88,7 +89,7 @@ class Query:
         page = await outbox_resolvers.outbox_messages(
             info.context, state=str(state.value) if state else None, topic=topic, first=first, after=after
         )
-        return OutboxMessageConnection.from_page(page, OutboxMessage.from_row)  # type: ignore[no-any-return]
+        return OutboxMessageConnection.from_page(page, OutboxMessage.from_row)
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ strawberry names its edge type `XEdge`."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import strawberry
 
@@ -42,7 +42,7 @@ class Connection(Generic[T]):
         return await self._total()
 
     @classmethod
-    def from_page(cls, page: Page[Any], to_node: Callable[[Any], Any]) -> Any:
+    def from_page(cls, page: Page[Any], to_node: Callable[[Any], T]) -> Self:
         nodes = [to_node(row) for row in page.rows]
         assert page.ordering is not None
         cursors = [encode_cursor(page.ordering, key) for key in page.keys]

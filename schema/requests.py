@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from db import models
+from db.paging import Page
 from resolvers import requests as requests_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node, UserError, to_payload
 from schema.enums import RequestStatus
 from schema.ids import decode_id, filter_id, to_global_id
@@ -39,7 +41,7 @@ class Request(Node):
     @classmethod
     def from_row(cls, row: models.SupportRequest) -> Request:
         return cls(
-            id=strawberry.ID(to_global_id("Request", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("Request", row.id)),
             body=row.body,
             status=RequestStatus(row.status),
             resolution_comment=row.resolution_comment,
@@ -63,7 +65,7 @@ class Request(Node):
         return operator_from_row(row) if row else None
 
 
-async def load_request_node(ctx, pk: int) -> Request | None:  # type: ignore[no-untyped-def]
+async def load_request_node(ctx: RequestContext, pk: int) -> Request | None:
     row = await requests_resolvers.visible_request(ctx, pk=pk)
     return Request.from_row(row) if row else None
 
@@ -112,8 +114,8 @@ class RequestPayload:
     errors: list[UserError] = strawberry.field(description="Why the change did not happen; empty on success.")
 
 
-def _connection(page: object) -> RequestConnection:
-    return RequestConnection.from_page(page, Request.from_row)  # type: ignore[no-any-return, arg-type]
+def _connection(page: Page[Any]) -> RequestConnection:
+    return RequestConnection.from_page(page, Request.from_row)
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.tools import merge_types
+from strawberry.types.base import get_object_definition
 
 from resolvers.errors import CodedError, DomainError
 from schema import (
@@ -65,7 +66,7 @@ def _merge(name: str, attr: str, base: tuple[type, ...] = ()) -> Any:
     if not parts:
         return None
     merged = merge_types(name, parts)
-    merged.__strawberry_definition__.description = ROOT_DESCRIPTIONS[name]  # type: ignore[attr-defined]
+    get_object_definition(merged, strict=True).description = ROOT_DESCRIPTIONS[name]
     return merged
 
 

@@ -7,6 +7,7 @@ import strawberry
 from db import models
 from db.enums import STAFF_ROLES
 from resolvers import users as users_resolvers
+from resolvers.context import RequestContext
 from schema.base import Info, Node
 from schema.enums import Role
 from schema.ids import to_global_id
@@ -26,11 +27,11 @@ class User(Node):
     @classmethod
     def from_row(cls, row: models.User) -> User:
         return cls(
-            id=strawberry.ID(to_global_id("User", row.id)),  # type: ignore[arg-type]
+            id=strawberry.ID(to_global_id("User", row.id)),
             email=row.email,
             first_name=row.first_name,
             last_name=row.last_name,
-            role=row.role,  # type: ignore[arg-type]
+            role=row.role,  # type: ignore[arg-type]  # the row holds the role's text; strawberry serialises text and member alike
             email_verified=row.email_verified,
             _row=row,
         )
@@ -49,7 +50,7 @@ class User(Node):
         return Operator.from_row(self._row)
 
 
-async def load_user_node(ctx, pk: int) -> User | None:  # type: ignore[no-untyped-def]
+async def load_user_node(ctx: RequestContext, pk: int) -> User | None:
     row = await users_resolvers.visible_user(ctx, user_id=pk)
     return User.from_row(row) if row else None
 

@@ -31,7 +31,7 @@ from integrations.ai import service_from_settings as ai_service_from_settings
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
-from resolvers.context import Services
+from resolvers.context import RequestContext, Services
 from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
@@ -117,10 +117,10 @@ class RequestLog:
             client_gone, status = True, CLIENT_CLOSED_REQUEST
         finally:
             elapsed = time.perf_counter() - started
-            ctx = scope["state"].get("graphql_context")
+            ctx: RequestContext | None = scope["state"].get("graphql_context")
             path = scope.get("path", "")
             route = path if path in ("/", "/graphql", "/health", "/ready", "/metrics") else "other"
-            codes = ctx.extra.get("error_codes") if ctx is not None else None
+            codes = ctx.outcome.error_codes if ctx is not None else None
             outcome = "ok" if status < 400 and not codes else ("error" if status < 500 else "server_error")
             if client_gone:
                 outcome = "client_closed"
@@ -130,7 +130,7 @@ class RequestLog:
             if route == "/graphql":
                 operation = operation[:64]
             # Metric labels stay bounded: a registered document's operation name, else "other" (never client-chosen)
-            label = (ctx.extra.get("known_operation") if ctx is not None else None) or (
+            label = (ctx.outcome.known_operation if ctx is not None else None) or (
                 "other" if route == "/graphql" else "-"
             )
             metrics.REQUESTS.labels(route, label, outcome).inc()
@@ -295,7 +295,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         connection_init_wait_timeout=timedelta(seconds=settings.subscriptions.init_timeout_seconds),
         max_subscriptions_per_connection=None,  # enforced, with a code, by server/websocket.py
     )
-    graphql_app.graphql_transport_ws_handler_class = websocket.SubscriptionHandler  # type: ignore[assignment]
+    graphql_app.graphql_transport_ws_handler_class = websocket.SubscriptionHandler
     cors_origins = ["*"] if settings.app.env == "development" else settings.app.cors_origins
     ide_assets: list[BaseRoute] = [Mount(graphiql.STATIC_PATH, app=graphiql.static_files(), name="graphiql")]
     app = Starlette(

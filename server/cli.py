@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 from alembic import command
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
 from db.engine import async_url
 from schema.root import build_schema
@@ -258,7 +259,7 @@ def _describe(error: BaseException) -> str:
         prefixes = {
             cls.__name__: str(cls.model_config.get("env_prefix", ""))
             for cls in vars(config).values()
-            if isinstance(cls, type) and issubclass(cls, config.BaseSettings) and cls is not config.BaseSettings
+            if isinstance(cls, type) and issubclass(cls, BaseSettings) and cls is not BaseSettings
         }
         first = error.errors()[0]
         name = prefixes.get(error.title, "") + "_".join(str(part) for part in first["loc"])

@@ -39,16 +39,16 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
+class GraphQLApp(GraphQLHTTPRules, GraphQL):
     """strawberry's ASGI app with our context and the GraphQL-over-HTTP rules (server/http_rules.py)."""
 
-    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = TextWebSocketAdapter
 
     def __init__(self, *args: Any, state: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.state = state  # lifespan state: settings, sessionmaker, services
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         """Our own GraphiQL page, its assets served by this server (no CDN)."""
         return render_page(request, title=self.state.settings.app.name)
 
@@ -63,7 +63,7 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)  # its JSONDecodeError is json's: a bad body is still a 400
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         state = self.state
         loaders = Loaders(state.sessionmaker)
         request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex
@@ -83,20 +83,20 @@ class GraphQLApp(GraphQLHTTPRules, GraphQL):  # type: ignore[type-arg,misc]
                     request.headers.get("authorization"), services=state.services, loaders=loaders
                 )
             except Unauthenticated as error:
-                ctx.extra["auth_error"] = error
+                ctx.outcome.auth_error = error
             except Exception as error:
                 # The token's user lookup needs the database: down or out of connections, the request is
                 # SERVICE_UNAVAILABLE (one log line, no traceback); anything else is a bug and propagates.
                 if not is_unavailable(error):
                     raise
                 log.warning("database unavailable", extra={"request_id": request_id, "error": type(error).__name__})
-                ctx.extra["auth_error"] = ServiceUnavailable(
+                ctx.outcome.auth_error = ServiceUnavailable(
                     "The service is temporarily unavailable; retry shortly.", retryAfter=RETRY_AFTER_SECONDS
                 )
         request.state.graphql_context = ctx
         return ctx
 
-    async def on_ws_connect(self, context: RequestContext) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: RequestContext) -> Any:
         """Websockets authenticate in `connection_init`: `{"authorization": "Bearer <token>"}`.
 
         No authorization is an anonymous connection (the anonymous gate refuses its subscriptions); a bad one

@@ -40,7 +40,7 @@ def start_embedded(data_dir: str | Path, *, cleanup_mode: str | None = "stop") -
     path = Path(data_dir).resolve()
     path.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(path)
-    server = pgserver.get_server(path, cleanup_mode=cleanup_mode)
+    server = pgserver.postgres_server.get_server(path, cleanup_mode=cleanup_mode)
     return server.get_uri(), server
 
 

@@ -19,9 +19,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +29,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+
+from resolvers.context import RequestContext
 
 log = logging.getLogger("customer_graph.http")
 
@@ -150,14 +152,22 @@ def response_status(response: GraphQLHTTPResponse, *, request_error: bool) -> in
     return 200
 
 
-class GraphQLHTTPRules:
+if TYPE_CHECKING:  # the mixin's `super()` is strawberry's view: let mypy see it (at run time it is the MRO's)
+    from strawberry.asgi import GraphQL
+
+    _View = GraphQL[RequestContext, None]
+else:
+    _View = object
+
+
+class GraphQLHTTPRules(_View):
     """Mixed into the strawberry ASGI view (server/context.py: GraphQLApp) before `strawberry.asgi.GraphQL`."""
 
     state: Any
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await super().__call__(scope, receive, send)  # type: ignore[misc]
+            await super().__call__(scope, receive, send)
             return
         request = Request(scope=scope, receive=receive)
         hot = getattr(self.state, "hot_path", None) if scope["method"] == "POST" else None
@@ -168,7 +178,7 @@ class GraphQLHTTPRules:
                 return
         accept = request.headers.get("accept")
         try:
-            response = await self.run(request)  # type: ignore[attr-defined]
+            response = await self.run(request)
         except TransportError as error:
             response = error_response(error, accept)
         except HTTPException as error:
@@ -187,7 +197,7 @@ class GraphQLHTTPRules:
     def parse_json(self, data: str | bytes) -> Any:
         return decode_body(data)
 
-    async def parse_http_body(self, request: Any) -> GraphQLRequestData:
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":
             media = (request.content_type or "").split(";")[0].strip().lower()
             multipart = media == "multipart/form-data" and getattr(self, "multipart_uploads_enabled", False)
@@ -201,20 +211,33 @@ class GraphQLHTTPRules:
                 return request_data(decode_body(await request.get_body()))
         elif request.method == "GET":
             check_parameters(request.query_params)
-        return await super().parse_http_body(request)  # type: ignore[misc,no-any-return]
+        return await super().parse_http_body(request)
 
-    async def execute_single(self, *, request: Any, request_adapter: Any, **kwargs: Any) -> ExecutionResult:  # type: ignore[override]
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: RequestContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
         timeout = self.state.settings.limits.execution_timeout_seconds
         persisted = getattr(self.state, "persisted_queries", None)
-        if persisted is not None and isinstance(kwargs.get("request_data"), GraphQLRequestData):
-            resolved = await persisted.resolve(kwargs["request_data"], kwargs.get("context"))
+        if persisted is not None and isinstance(request_data, GraphQLRequestData):
+            resolved = await persisted.resolve(request_data, context)
             if isinstance(resolved, ExecutionResult):
                 return resolved
-            kwargs["request_data"] = resolved
+            request_data = resolved
         try:
             async with asyncio.timeout(timeout):
-                return await super().execute_single(  # type: ignore[misc,no-any-return]
-                    request=request, request_adapter=request_adapter, **kwargs
+                return await super().execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=request_data,
                 )
         except HTTPException as error:
             if isinstance(error.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
@@ -232,8 +255,8 @@ class GraphQLHTTPRules:
 
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = process_result(result)
-        ctx = getattr(request.state, "graphql_context", None)
-        request_error = bool(ctx is not None and ctx.extra.get("request_error"))
+        ctx: RequestContext | None = getattr(request.state, "graphql_context", None)
+        request_error = ctx is not None and ctx.outcome.request_error
         if request_error and response.get("data") is None:
             response.pop("data", None)
         if wants_graphql_response(request.headers.get("accept")):

@@ -20,7 +20,6 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from typing import Any
 
 from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -29,6 +28,7 @@ from strawberry.types import ExecutionResult
 
 from db.outage import RETRY_AFTER_SECONDS, is_unavailable
 from db.persisted import StoredDocument, find_document, store_document
+from resolvers.context import RequestContext
 
 log = logging.getLogger("customer_graph.persisted")
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -73,7 +73,7 @@ class PersistedQueries:
         async with self.sessionmaker() as session, session.begin():
             await store_document(session, sha256=sha256, query=query)
 
-    async def _resolve(self, data: GraphQLRequestData, ctx: Any) -> GraphQLRequestData:
+    async def _resolve(self, data: GraphQLRequestData, ctx: RequestContext | None) -> GraphQLRequestData:
         extension = (data.extensions or {}).get("persistedQuery")
         sha: str | None = None
         if extension is not None:
@@ -90,7 +90,7 @@ class PersistedQueries:
         document = await self._lookup(sha)
         if document is not None and (document.trusted or not self.trusted_only):
             if document.trusted and document.operation_name and ctx is not None:
-                ctx.extra["known_operation"] = document.operation_name
+                ctx.outcome.known_operation = document.operation_name
             return dataclasses.replace(data, query=document.query)
         if self.trusted_only:
             raise Refused(NOT_FOUND, "This server runs registered documents only; this one is not registered.")
@@ -99,14 +99,16 @@ class PersistedQueries:
         await self._store(sha, data.query)
         return data
 
-    async def resolve(self, data: GraphQLRequestData, ctx: Any) -> GraphQLRequestData | ExecutionResult:
+    async def resolve(
+        self, data: GraphQLRequestData, ctx: RequestContext | None
+    ) -> GraphQLRequestData | ExecutionResult:
         """The request with its document filled in, or the error result to answer instead."""
         try:
             return await self._resolve(data, ctx)
         except Refused as refused:
             if ctx is not None:
-                ctx.extra["request_error"] = True
-                ctx.extra["error_codes"] = [refused.code]
+                ctx.outcome.request_error = True
+                ctx.outcome.error_codes = [refused.code]
             error = GraphQLError(refused.message, extensions={"code": refused.code})
             return ExecutionResult(data=None, errors=[error])
         except Exception as error:
@@ -114,7 +116,7 @@ class PersistedQueries:
                 raise
             log.warning("database unavailable", extra={"error": type(error).__name__})
             if ctx is not None:
-                ctx.extra["error_codes"] = ["SERVICE_UNAVAILABLE"]
+                ctx.outcome.error_codes = ["SERVICE_UNAVAILABLE"]
             unavailable = GraphQLError(
                 "The service is temporarily unavailable; retry shortly.",
                 extensions={"code": "SERVICE_UNAVAILABLE", "retryAfter": RETRY_AFTER_SECONDS},

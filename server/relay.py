@@ -220,7 +220,7 @@ class Relay:
         cap = self.config.backoff_max_seconds
         if retry_after is not None:
             return min(cap, retry_after) * (1 + 0.1 * self.rng())  # as asked, plus a little spread
-        delay = min(cap, self.config.backoff_base_seconds * 2 ** max(0, attempts - 1))
+        delay: float = min(cap, self.config.backoff_base_seconds * 2 ** max(0, attempts - 1))
         return delay / 2 + delay / 2 * self.rng()
 
     async def _retry(self, item: Claimed, reason: str, retry_after: float | None) -> None:

@@ -198,7 +198,7 @@ async def _seed_demo(engine: AsyncEngine) -> list[Login]:
             processed = status != RequestStatus.PENDING
             session.add(
                 SupportRequest(
-                    customer_id=customer.id,  # type: ignore[arg-type]
+                    customer_id=customer.id,
                     created_by_id=customer_user.id if ci == 1 else staff.sales.id,
                     body=body,
                     status=status.value,
@@ -215,7 +215,7 @@ async def _seed_demo(engine: AsyncEngine) -> list[Login]:
             started = customer.created_at + timedelta(days=2)
             stamps = [started + timedelta(minutes=3 * (i + 1)) for i in range(len(messages))]
             chat = ChatSession(
-                customer_id=customer.id,  # type: ignore[arg-type]
+                customer_id=customer.id,
                 started_by_id=customer_user.id if ci == 1 else staff.operator.id,
                 title=title,
                 status=(ChatSessionStatus.CLOSED if closed else ChatSessionStatus.OPEN).value,
@@ -234,7 +234,7 @@ async def _seed_demo(engine: AsyncEngine) -> list[Login]:
                     author = customer_user.id
                 session.add(
                     ChatMessage(
-                        session_id=chat.id,  # type: ignore[arg-type]
+                        session_id=chat.id,
                         sender=sender.value,
                         author_id=author,
                         body=body,
@@ -246,7 +246,7 @@ async def _seed_demo(engine: AsyncEngine) -> list[Login]:
         for n, (ci, body) in enumerate(_DEMO_NOTES):
             session.add(
                 Note(
-                    customer_id=customers[ci].id,  # type: ignore[arg-type]
+                    customer_id=customers[ci].id,
                     author_id=staff.sales.id if n % 2 else staff.operator.id,
                     body=body,
                     created_at=customers[ci].created_at + timedelta(days=3),

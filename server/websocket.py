@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError
 from sqlalchemy import select
@@ -42,8 +42,9 @@ from db.events import EventHub
 from db.loaders import Loaders
 from integrations.auth.tokens import TokenError, unverified_parts
 from resolvers import events
-from resolvers.context import RequestContext
+from resolvers.context import RequestContext, RequestOutcome
 from server import metrics
+from server.http_rules import GraphQLHTTPRules
 
 log = logging.getLogger("customer_graph.websocket")
 
@@ -106,7 +107,7 @@ class SubscriptionHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        state = self.view.state  # type: ignore[attr-defined]
+        state = cast(GraphQLHTTPRules, self.view).state  # strawberry types `view` as its base view; ours has `state`
         self.limits = state.settings.subscriptions
         self.registry: set[SubscriptionHandler] = state.websockets
         self.watchdog: asyncio.Task[None] | None = None
@@ -190,7 +191,9 @@ class SubscriptionHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
     def operation_context(self) -> RequestContext:
         """A copy of the connection's context for one operation: its own loaders and bookkeeping."""
         base = self.context
-        return dataclasses.replace(base, loaders=Loaders(base.sessionmaker), operation_name=None, extra={})
+        return dataclasses.replace(
+            base, loaders=Loaders(base.sessionmaker), operation_name=None, outcome=RequestOutcome()
+        )
 
     async def run_operation(self, operation: Operation[RequestContext, None]) -> None:
         """strawberry's `run_operation`, with a context of the operation's own."""

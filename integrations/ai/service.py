@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import openai
 
@@ -123,22 +123,25 @@ def newest_within(lines: Sequence[Line], budget: int) -> list[Line]:
     return kept
 
 
-class AIService:
-    """Summaries and suggested replies; see the module docstring."""
+class AIService(Protocol):
+    """Summaries and suggested replies; see the module docstring. `OpenAIService` satisfies it structurally."""
 
     model: str
 
     async def summarize(self, *, title: str, messages: Sequence[Line], names: Sequence[str | None]) -> Completion:
-        raise NotImplementedError
+        """A short summary of the conversation (texts masked unless configured otherwise)."""
+        ...
 
     async def suggest_reply(self, *, request: Line, history: Sequence[Line], names: Sequence[str | None]) -> Completion:
-        raise NotImplementedError
+        """A draft reply to `request`, with the customer's earlier requests as context."""
+        ...
 
     async def close(self) -> None:
-        return None
+        """Release the client's connections (in the app's lifespan shutdown)."""
+        ...
 
 
-class OpenAIService(AIService):
+class OpenAIService:
     def __init__(
         self,
         *,

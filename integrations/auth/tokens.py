@@ -15,7 +15,7 @@ import time
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import authlib.deprecate  # noqa: F401  (installs an "always" filter: must precede our "ignore" below)
 
@@ -60,6 +60,32 @@ def unverified_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         raise TokenError("malformed token") from error
 
 
+class Tokens(Protocol):
+    """What the server asks of its token service: our access tokens and single-purpose tokens, issued and
+    verified. `TokenService` satisfies it structurally."""
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` claim of every token we issue."""
+        ...
+
+    def issue(self, *, subject: str, role: str, extra: dict[str, Any] | None = None) -> IssuedToken:
+        """An access token for user `subject`."""
+        ...
+
+    def issue_for(self, *, purpose: str, subject: str, ttl_seconds: int) -> IssuedToken:
+        """A token valid only for `purpose` (its own audience)."""
+        ...
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of a valid access token; `TokenError` otherwise."""
+        ...
+
+    def verify_for(self, token: str, *, purpose: str) -> dict[str, Any]:
+        """The claims of a valid `purpose` token; `TokenError` otherwise."""
+        ...
+
+
 class TokenService:
     def __init__(
         self,
@@ -98,7 +124,8 @@ class TokenService:
 
     def _encode(self, claims: dict[str, Any]) -> str:
         header = {"alg": self.algorithm, "typ": "JWT", "kid": self.kid}
-        return self._jwt.encode(header, claims, self._sign_key, check=False).decode()  # type: ignore[no-any-return]
+        encoded: bytes = self._jwt.encode(header, claims, self._sign_key, check=False)
+        return encoded.decode()
 
     def issue(self, *, subject: str, role: str, extra: dict[str, Any] | None = None) -> IssuedToken:
         """An access token for user `subject` (the user's primary key as a string)."""
@@ -114,7 +141,7 @@ class TokenService:
             "exp": now + self.ttl_seconds,
             "jti": jti,
         }
-        return IssuedToken(self._encode(claims), claims["exp"], jti)  # type: ignore[arg-type]
+        return IssuedToken(self._encode(claims), claims["exp"], jti)
 
     def purpose_audience(self, purpose: str) -> str:
         return f"{self.audience}#{purpose}"
