@@ -110,7 +110,7 @@ class CompiledReads:
     def __init__(self, *, cache_size: int = 500, schema: GraphQLSchema | None = None) -> None:
         self.schema: GraphQLSchema = schema  # type: ignore[assignment]  # set once the schema is built
         # Asked per operation; the server makes it read COMPILED_ENABLED, which may change while it runs.
-        self.enabled = lambda: True
+        self.enabled: Callable[[], bool] = _on
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
         self.hot: LRU[tuple[str, str | None], HotDocument] = LRU(cache_size)
@@ -234,6 +234,10 @@ class CompiledReads:
 
 def _nothing() -> None:
     pass
+
+
+def _on() -> bool:
+    return True
 
 
 def _is_http(request: Any) -> bool:

@@ -200,7 +200,7 @@ class Loaders:
         loader = self._pages.get((shape, request))
         if loader is None:
             loader = self._pages[(shape, request)] = ChildPageLoader(self.reader, shape=shape, request=request)
-        return loader.load(key.parent_id)  # type: ignore[no-any-return]
+        return loader.load(key.parent_id)
 
     def count(self, key: ListKey[Any]) -> asyncio.Future[int]:
         """The number of rows in the list `key` (batched over every parent of its shape)."""
@@ -208,7 +208,7 @@ class Loaders:
         loader = self._counts.get(shape)
         if loader is None:
             loader = self._counts[shape] = ChildCountLoader(self.reader, shape=shape)
-        return loader.load(key.parent_id)  # type: ignore[no-any-return]
+        return loader.load(key.parent_id)
 
     def forget(self, model: Any, pk: int) -> None:
         """Drop a cached row after a mutation changed it."""
@@ -219,7 +219,9 @@ class Loaders:
     def forget_children(self, *changed: Children) -> None:
         """Drop every cached page and count that shows any of `changed` (after a write): all filters and pages of
         those parents' lists, and nothing of other parents."""
-        cached: list[tuple[ListKey[Any], DataLoader]] = [(shape, loader) for (shape, _), loader in self._pages.items()]
+        cached: list[tuple[ListKey[Any], DataLoader[int, Any]]] = [
+            (shape, loader) for (shape, _), loader in self._pages.items()
+        ]
         cached.extend(self._counts.items())
         for children in changed:
             for shape, loader in cached:

@@ -104,7 +104,8 @@ async def session_of(ctx: RequestContext, *, message: models.ChatMessage) -> mod
 
 async def customer_of(ctx: RequestContext, *, chat: models.ChatSession) -> models.Customer:
     """The customer of a session the viewer already sees (batched by the row loader)."""
-    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(chat.customer_id)
+    row = await ctx.loaders.by_id(models.Customer).load(chat.customer_id)
+    assert row is not None  # customer_id is a NOT NULL foreign key
     return row
 
 

@@ -75,7 +75,8 @@ async def visible_contract(ctx: RequestContext, *, contract_id: int) -> models.C
 
 async def customer_of(ctx: RequestContext, *, contract: models.Contract) -> models.Customer:
     """The customer of a contract the viewer already sees (batched by the row loader)."""
-    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(contract.customer_id)
+    row = await ctx.loaders.by_id(models.Customer).load(contract.customer_id)
+    assert row is not None  # customer_id is a NOT NULL foreign key
     return row
 
 

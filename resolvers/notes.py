@@ -53,7 +53,8 @@ async def visible_note(ctx: RequestContext, *, note_id: int) -> models.Note | No
 
 async def customer_of(ctx: RequestContext, *, note: models.Note) -> models.Customer:
     """The customer a note the viewer already sees is about (batched by the row loader)."""
-    row: models.Customer = await ctx.loaders.by_id(models.Customer).load(note.customer_id)
+    row = await ctx.loaders.by_id(models.Customer).load(note.customer_id)
+    assert row is not None  # customer_id is a NOT NULL foreign key
     return row
 
 

@@ -37,7 +37,7 @@ from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
 from server.embedded_pg import EmbeddedUnavailable, load_pgserver, start_embedded
-from server.hot_path import HotPath
+from server.hot_path import HotContext, HotPath
 from server.http_rules import BodyLimit
 from server.logs import configure_logging
 from server.persisted_queries import PersistedQueries
@@ -117,7 +117,7 @@ class RequestLog:
             client_gone, status = True, CLIENT_CLOSED_REQUEST
         finally:
             elapsed = time.perf_counter() - started
-            ctx: RequestContext | None = scope["state"].get("graphql_context")
+            ctx: RequestContext | HotContext | None = scope["state"].get("graphql_context")
             path = scope.get("path", "")
             route = path if path in ("/", "/graphql", "/health", "/ready", "/metrics") else "other"
             codes = ctx.outcome.error_codes if ctx is not None else None

@@ -26,6 +26,7 @@ from starlette.responses import Response
 
 from compiled.runtime import CompiledReads
 from integrations.auth.tokens import TokenError
+from resolvers.context import RequestOutcome
 from resolvers.viewer import Viewer
 from schema.extensions import selected_operation
 from schema.limits import Limits, measure, over_limit
@@ -40,7 +41,7 @@ class HotContext:
 
     viewer: Viewer
     operation_name: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    outcome: RequestOutcome = field(default_factory=RequestOutcome)
 
 
 def _accepts_json(accept: str | None) -> bool:
@@ -112,7 +113,8 @@ class HotPath:
         text, viewer = answered
         body = b'{"data":' + text.encode()
         body += b',"extensions":{"cost":%d}}' % cost if viewer.is_admin else b"}"
-        request.state.graphql_context = HotContext(viewer=viewer, operation_name=hot.operation_name)
+        outcome = RequestOutcome(query_cost=cost, compiled=True)
+        request.state.graphql_context = HotContext(viewer=viewer, operation_name=hot.operation_name, outcome=outcome)
         return Response(body, media_type=GRAPHQL_RESPONSE_JSON if wants_graphql_response(accept) else JSON)
 
     def _user_id(self, token: str) -> int | None:
