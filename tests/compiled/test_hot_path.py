@@ -4,6 +4,7 @@ answer: a changed viewer, a bad token, arguments or a cost over the limits, pers
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -208,3 +209,23 @@ async def test_switched_off_the_hot_path_is_off_too(app, client):
     # then the resolver path answered
     assert hot_count(app) == hot
     assert "customers" in off.json()["data"]
+
+
+async def test_a_hot_request_is_logged_like_the_full_pipeline(app, client, caplog):
+    # given a hot document with an operation name
+    admin = await make_user(app, Role.ADMIN)
+    customer = await make_customer(app, last_name="Logged")
+    body = {"query": ONE + " # logged", "variables": {"id": to_global_id("Customer", customer.id)}}
+    await post(client, body, admin.token)
+    hot = hot_count(app)
+
+    # when the hot path answers it
+    with caplog.at_level(logging.INFO, logger="customer_graph.http"):
+        await post(client, body, admin.token)
+
+    # then its request log line names the viewer and the operation, as the full pipeline's does
+    assert hot_count(app) == hot + 1
+    lines = [r for r in caplog.records if r.name == "customer_graph.http" and r.getMessage() == "request"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line.viewer_id, line.operation, line.outcome, line.status) == (admin.id, "One", "ok", 200)
