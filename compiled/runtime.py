@@ -19,8 +19,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+import graphql
 import orjson
-from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode, parse
+from graphql import ArgumentNode, DocumentNode, GraphQLSchema, OperationDefinitionNode, VariableNode, parse
 from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -64,11 +65,27 @@ class LRU(Generic[K, V]):
 class Plan:
     """One statement, and which argument value each of its placeholders takes: (field index, value name)."""
 
-    __slots__ = ("order", "sql")
+    __slots__ = ("_with_viewer", "order", "sql")
 
     def __init__(self, sql: str, order: list[tuple[int, str]]) -> None:
         self.sql = sql
         self.order = order
+        self._with_viewer: str | None = None
+
+    def with_viewer(self) -> str:
+        """The statement with the viewer's row read in it: it returns the row (role, customer id, email verified,
+        active) and, only when the row is exactly the viewer the arguments were bound for and is active, the
+        document's JSON. Four more parameters after the plan's own: that expected role, customer id and
+        verification, and the user's id."""
+        if self._with_viewer is None:
+            n = len(self.order)
+            self._with_viewer = (
+                "SELECT u.role::text, u.customer_id, u.email_verified, u.is_active, CASE WHEN u.is_active"
+                f" AND u.role::text = ${n + 1}::text AND u.customer_id IS NOT DISTINCT FROM ${n + 2}::bigint"
+                f" AND u.email_verified = ${n + 3}::boolean THEN ({self.sql}) END"
+                f" FROM users u WHERE u.id = ${n + 4}::bigint"
+            )
+        return self._with_viewer
 
     def parameters(self, bounds: list[rules.Bound]) -> list[Any]:
         return [bounds[i].values[name][0] for i, name in self.order]
@@ -92,7 +109,7 @@ class HotDocument:
     query: str
     tree: Tree
     document: DocumentNode
-    cost: int | None  # the query cost when it cannot change (no variables); else measured per request
+    cost: int | None  # the query cost when variables cannot change it (no page size from one); else measured
 
     @property
     def operation_name(self) -> str | None:
@@ -114,6 +131,9 @@ class CompiledReads:
         self.trees: LRU[tuple[str, str | None], Tree | str] = LRU(cache_size)
         self.plans: LRU[tuple[Any, ...], Plan] = LRU(cache_size)
         self.hot: LRU[tuple[str, str | None], HotDocument] = LRU(cache_size)
+        # The last row seen for each user (role, customer id, email verified): a guess that lets the hot path read
+        # the viewer inside the document's own statement. The statement checks it; a wrong guess costs a second one.
+        self.viewers: LRU[int, tuple[str, int | None, bool]] = LRU(max(cache_size, 10_000))
         # Called once per statement sent on the raw connection (SQLAlchemy's events do not see those): the server
         # counts them with the rest (customer_graph_sql_statements_total).
         self.on_statement: Callable[[], None] = _nothing
@@ -189,10 +209,11 @@ class CompiledReads:
             return None
         self.stats["planned"] += 1
         self.served[(query, operation_name)] += 1
+        self.viewers.put(viewer.user_id, (viewer.role.value, viewer.customer_id, viewer.email_verified))
         ctx.outcome.compiled = True
         document = execution_context.graphql_document
         if (query, operation_name) not in self.hot.items and document is not None:
-            fixed = not tree.operation.variable_definitions
+            fixed = not _pages_sized_by_variables(document)
             cost = ctx.outcome.query_cost
             hot = HotDocument(query, tree, document, cost if fixed else None)
             self.hot.put((query, operation_name), hot)
@@ -203,25 +224,43 @@ class CompiledReads:
     async def run_hot(
         self, hot: HotDocument, raw_variables: dict[str, Any] | None, *, user_id: int, engine: AsyncEngine
     ) -> tuple[str, Viewer] | None:
-        """A hot document for the token's user: its viewer's row and its statement on one pooled connection.
+        """A hot document for the token's user, on one pooled connection: ONE statement when the user's row is as
+        last seen (it reads the row and, if it still matches, the document), else the row and then the document.
         None when anything is not as the full pipeline would answer it with this statement (no such user, a
         deactivated one, arguments it refuses, a database error): the request then takes the full pipeline."""
         try:
             async with engine.connect() as conn:
                 raw: Any = (await conn.get_raw_connection()).driver_connection
-                row = await raw.fetchrow(VIEWER_SQL, user_id)
-                self.on_statement()
-                if row is None or not row[3]:
-                    return None
-                viewer = Viewer(user_id=user_id, role=Role(row[0]), customer_id=row[1], email_verified=row[2])
-                try:
+                row: tuple[str, int | None, bool, bool] | None = None
+                guess = self.viewers.get(user_id)
+                if guess is not None:
+                    viewer = Viewer(user_id=user_id, role=Role(guess[0]), customer_id=guess[1], email_verified=guess[2])
                     bounds = self.bind(hot.tree, raw_variables, viewer)
-                except Unplannable as reason:
-                    self.stats[f"handed over: {reason}"] += 1
+                    plan = self.plan(hot.query, hot.operation_name, guess[0], hot.tree, bounds)
+                    found = await raw.fetchrow(plan.with_viewer(), *plan.parameters(bounds), *guess, user_id)
+                    self.on_statement()
+                    if found is not None and found[4] is not None:
+                        self.stats["planned"] += 1
+                        self.stats["hot"] += 1
+                        self.served[(hot.query, hot.operation_name)] += 1
+                        return found[4], viewer
+                    row = (found[0], found[1], found[2], found[3]) if found is not None else None
+                else:
+                    found = await raw.fetchrow(VIEWER_SQL, user_id)
+                    self.on_statement()
+                    row = (found[0], found[1], found[2], found[3]) if found is not None else None
+                if row is None or not row[3]:
+                    self.viewers.items.pop(user_id, None)
                     return None
+                self.viewers.put(user_id, (row[0], row[1], row[2]))
+                viewer = Viewer(user_id=user_id, role=Role(row[0]), customer_id=row[1], email_verified=row[2])
+                bounds = self.bind(hot.tree, raw_variables, viewer)
                 plan = self.plan(hot.query, hot.operation_name, viewer.role.value, hot.tree, bounds)
                 text: str = await raw.fetchval(plan.sql, *plan.parameters(bounds))
                 self.on_statement()
+        except Unplannable as reason:
+            self.stats[f"handed over: {reason}"] += 1
+            return None
         except Exception as error:  # the full pipeline answers a database failure as it always does
             log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
             self.stats["database error"] += 1
@@ -230,6 +269,20 @@ class CompiledReads:
         self.stats["hot"] += 1
         self.served[(hot.query, hot.operation_name)] += 1
         return text, viewer
+
+
+def _pages_sized_by_variables(document: DocumentNode) -> bool:
+    """Whether a variable gives a page size (`first`/`last`) anywhere: only then can variables change the cost."""
+    found = False
+
+    class Visitor(graphql.Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+            nonlocal found
+            if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
+                found = True
+
+    graphql.visit(document, Visitor())
+    return found
 
 
 def _nothing() -> None:

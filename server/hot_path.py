@@ -17,6 +17,8 @@ The answer is byte for byte the full pipeline's for a compiled document: `{"data
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +35,7 @@ from schema.limits import Limits, measure, over_limit
 from server.http_rules import GRAPHQL_RESPONSE_JSON, JSON, wants_graphql_response
 
 BODY_KEYS = frozenset({"query", "operationName", "variables"})
+VERIFIED_TOKENS = 10_000
 
 
 @dataclass
@@ -58,6 +61,7 @@ class HotPath:
         self.state = state
         self.compiled = compiled
         self.limits = Limits.from_settings(state.settings.limits)
+        self.verified: OrderedDict[str, tuple[int, float]] = OrderedDict()  # token -> (user id, expiry)
 
     async def serve(self, request: Request) -> Response | None:
         """The response, or None: the full pipeline answers (the body stays readable, Starlette keeps it)."""
@@ -118,7 +122,19 @@ class HotPath:
         return Response(body, media_type=GRAPHQL_RESPONSE_JSON if wants_graphql_response(accept) else JSON)
 
     def _user_id(self, token: str) -> int | None:
-        """The user of a valid access token of this server; None for anything else (an SSO token, a bad one)."""
+        """The user of a valid access token of this server; None for anything else (an SSO token, a bad one).
+
+        A token's signature, issuer and audience never change, so a verified one is remembered (bounded) with its
+        expiry and checked against the clock on every use; the full pipeline still sees every expired token."""
+        known = self.verified.get(token)
+        if known is not None:
+            if time.time() < known[1]:
+                self.verified.move_to_end(token)
+                return known[0]
+            del self.verified[token]
+        return self._verify(token)
+
+    def _verify(self, token: str) -> int | None:
         services = self.state.services
         oidc = services.oidc
         if oidc is not None and oidc.issuer != services.tokens.issuer and oidc.accepts(token):
@@ -128,4 +144,10 @@ class HotPath:
         except TokenError:
             return None
         sub = str(claims.get("sub", ""))
-        return int(sub) if sub.isdigit() and len(sub) <= 18 else None
+        exp = claims.get("exp")
+        if not sub.isdigit() or len(sub) > 18 or not isinstance(exp, int | float):
+            return None
+        self.verified[token] = (int(sub), float(exp))
+        if len(self.verified) > VERIFIED_TOKENS:
+            self.verified.popitem(last=False)
+        return int(sub)

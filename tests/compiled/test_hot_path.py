@@ -4,6 +4,7 @@ answer: a changed viewer, a bad token, arguments or a cost over the limits, pers
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -12,8 +13,10 @@ from sqlalchemy import update
 
 from db import models
 from db.enums import Role
+from integrations.auth.tokens import LEEWAY_SECONDS
 from schema.ids import to_global_id
 from tests.factories import make_customer, make_user
+from tests.performance.test_compiled_budget import wire  # noqa: F401  (the fixture: every statement sent)
 
 ONE = "query One($id: ID!) { customer(id: $id) { id firstName lastName requests { totalCount } } }"
 PAGE = "{ customers(first: 5) { totalCount nodes { id lastName } } }"
@@ -229,3 +232,46 @@ async def test_a_hot_request_is_logged_like_the_full_pipeline(app, client, caplo
     assert len(lines) == 1
     line = lines[0]
     assert (line.viewer_id, line.operation, line.outcome, line.status) == (admin.id, "One", "ok", 200)
+
+
+async def test_a_viewer_as_last_seen_costs_one_statement(app, client, wire):  # noqa: F811  (the fixture)
+    # given a hot document an admin has read once on the hot path (its row is known since)
+    admin = await make_user(app, Role.ADMIN)
+    await make_customer(app, last_name="Once")
+    body = {"query": PAGE + " # one statement"}
+    first = await post(client, body, admin.token)
+    await post(client, body, admin.token)
+
+    # when it is read again
+    wire.statements.clear()
+    again = await post(client, body, admin.token)
+
+    # then one statement read the viewer's row and the document together, outside any transaction
+    sent = [s for _conn, s in wire.statements if s.rstrip(";").upper() not in ("BEGIN", "ROLLBACK", "COMMIT", "")]
+    assert len(sent) == 1, sent
+    assert sent[0].startswith("SELECT u.role::text") and "FROM users u WHERE u.id" in sent[0]
+    assert again.content == first.content
+
+
+async def test_an_expired_token_is_refused_as_on_the_full_pipeline(app, client):
+    # given a hot document, and an admin's token that lives one second, used (verified, remembered) on it
+    admin = await make_user(app, Role.ADMIN)
+    tokens = app.state.services.tokens
+    lifetime = tokens.ttl_seconds
+    tokens.ttl_seconds = 1
+    try:
+        short = tokens.issue(subject=str(admin.user.id), role="ADMIN")
+    finally:
+        tokens.ttl_seconds = lifetime
+    body = {"query": PAGE + " # expiry"}
+    await post(client, body, admin.token)
+    assert "customers" in (await post(client, body, short.token)).json()["data"]
+    hot = hot_count(app)
+
+    # when it is used again after its expiry and the verifier's leeway
+    await asyncio.sleep(1 + LEEWAY_SECONDS + 1)
+    answer = await post(client, body, short.token)
+
+    # then it is refused, as the full pipeline refuses it
+    assert hot_count(app) == hot
+    assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
