@@ -12,6 +12,7 @@ aligned with keys: a miss is `None`, an empty `Page` or `0`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -25,7 +26,20 @@ from db.reader import Reader, columns_of, rows_select, select_rows
 Where = Sequence[Any]
 
 
-class RowByIdLoader(DataLoader):  # type: ignore[misc]
+class SharedLoader(DataLoader):  # type: ignore[misc]
+    """A DataLoader whose cached futures no awaiter can cancel.
+
+    aiodataloader hands every caller of `load(key)` the same cached future. graphql-core cancels the sibling
+    fields of a field that raised (`gather_with_cancel`), and cancelling a task cancels the future it awaits:
+    the shared one. Every other field awaiting that key (the same customer under two aliases, a second root
+    field) then got a CancelledError, which is no `Exception`, so it escaped the executor and crashed the request.
+    Each caller gets its own shield instead; the batch still resolves the cached future for the others."""
+
+    def load(self, key: Any) -> asyncio.Future[Any]:
+        return asyncio.shield(super().load(key))
+
+
+class RowByIdLoader(SharedLoader):  # type: ignore[misc]
     def __init__(self, reader: Reader, model: Any) -> None:
         super().__init__()
         self.reader = reader
@@ -37,7 +51,7 @@ class RowByIdLoader(DataLoader):  # type: ignore[misc]
         return [by_id.get(k) for k in keys]
 
 
-class ChildPageLoader(DataLoader):  # type: ignore[misc]
+class ChildPageLoader(SharedLoader):
     """parent id -> Page of children, for one set of page arguments and filters."""
 
     def __init__(
@@ -85,7 +99,7 @@ class ChildPageLoader(DataLoader):  # type: ignore[misc]
         return [make_page(grouped.get(k, []), self.ordering, req) for k in keys]
 
 
-class ChildCountLoader(DataLoader):  # type: ignore[misc]
+class ChildCountLoader(SharedLoader):
     """parent id -> number of children matching `where`."""
 
     def __init__(self, reader: Reader, *, parent_column: Any, where: Where = ()) -> None:
