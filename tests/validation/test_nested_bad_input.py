@@ -7,6 +7,8 @@ the executor (an ASGI crash)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ import pytest
 from db.enums import Role
 from tests.chat.given import gid
 from tests.factories import make_customer, make_user
+from tests.subscriptions.live import connected, error_codes, mutate, received, subscribe
 
 CASES: dict[str, str] = {
     "beside a count": "{ customers { nodes { id requests(first: -1) { totalCount } openRequestCount } } }",
@@ -35,10 +38,9 @@ CASES: dict[str, str] = {
         "query($id: ID!) { a: customer(id: $id) { openRequestCount requests(first: -1) { totalCount } }"
         " b: customer(id: $id) { openRequestCount requests { totalCount } } }"
     ),
-    "a bad cursor": "{ customers { nodes { openRequestCount requests(after: \"nope\") { totalCount } } } }",
+    "a bad cursor": '{ customers { nodes { openRequestCount requests(after: "nope") { totalCount } } } }',
     "nested under request lists": (
-        "{ customers { nodes { openRequestCount requests { nodes { id } }"
-        " chatSessions(first: -1) { totalCount } } } }"
+        "{ customers { nodes { openRequestCount requests { nodes { id } } chatSessions(first: -1) { totalCount } } } }"
     ),
 }
 
@@ -109,3 +111,28 @@ async def test_a_nested_bad_argument_is_bad_user_input_from_uvicorn(app, live_se
             "/graphql", json={"query": "{ me { id } }"}, headers={"Authorization": f"Bearer {admin.token}"}
         )
         assert again.status_code == 200 and "errors" not in again.json(), again.text
+
+
+SUBSCRIPTION = """
+subscription { customerCreated { id a: openRequestCount requests(first: -1) { totalCount } b: openRequestCount } }
+"""
+CREATE_CUSTOMER = """
+mutation { createCustomer(input: {firstName: "Newly", lastName: "Made", email: "newly.made@example.com"}) {
+  customer { id } errors { code } } }
+"""
+
+
+async def test_a_nested_bad_argument_in_a_subscription_is_bad_user_input(app, live_server: str):
+    # given: a subscription whose every event fails on a nested argument
+    admin = await make_user(app, Role.ADMIN)
+    base = live_server.removeprefix("http://")
+    async with connected(base, admin.token) as ws:
+        await subscribe(ws, SUBSCRIPTION)
+        # when: two events happen
+        await mutate(base, admin.token, CREATE_CUSTOMER)
+        await mutate(base, admin.token, CREATE_CUSTOMER.replace("newly.made@", "second@"))
+        messages = await received(ws, 3.0)
+        # then: each event is answered with the error, and the connection stays open
+        assert error_codes(messages) == ["BAD_USER_INPUT", "BAD_USER_INPUT"], messages
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
