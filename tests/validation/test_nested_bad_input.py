@@ -45,7 +45,7 @@ CASES: dict[str, str] = {
 }
 
 
-async def given_customers_with_requests(app: Any, n: int = 3) -> tuple[Any, list[Any]]:
+async def given_customers(app: Any, n: int = 3) -> tuple[Any, list[Any]]:
     admin = await make_user(app, Role.ADMIN)
     customers = [await make_customer(app, email=f"c{i}@example.com") for i in range(n)]
     return admin, customers
@@ -82,7 +82,7 @@ def read_path(app: Any, request: pytest.FixtureRequest) -> Any:
 @pytest.mark.parametrize("query", list(CASES.values()), ids=list(CASES))
 async def test_a_nested_bad_argument_is_bad_user_input(app, client: httpx.AsyncClient, read_path, query):
     # given
-    admin, customers = await given_customers_with_requests(app)
+    admin, customers = await given_customers(app)
     variables = {"id": gid("Customer", customers[0])} if "$id" in query else {}
     # when
     response = await client.post(
@@ -95,7 +95,7 @@ async def test_a_nested_bad_argument_is_bad_user_input(app, client: httpx.AsyncC
 @pytest.mark.parametrize("query", list(CASES.values()), ids=list(CASES))
 async def test_a_nested_bad_argument_is_bad_user_input_from_uvicorn(app, live_server: str, query):
     # given
-    admin, customers = await given_customers_with_requests(app)
+    admin, customers = await given_customers(app)
     variables = {"id": gid("Customer", customers[0])} if "$id" in query else {}
     # when: the real server, over a real socket
     async with httpx.AsyncClient(base_url=live_server, timeout=20) as client:
