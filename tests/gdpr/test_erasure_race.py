@@ -120,7 +120,9 @@ async def test_many_racing_erasures_and_writes_leave_nothing_behind(app, client)
             client, CREATE, {"input": {"firstName": f"Race{n}", "lastName": "Hawthorne"}}, story.sales.token
         )
         customer_id = created["createCustomer"]["customer"]["id"]
-        chat = await call(client, START_CHAT, {"input": {"customerId": customer_id, "title": "t"}}, story.operator.token)
+        chat = await call(
+            client, START_CHAT, {"input": {"customerId": customer_id, "title": "t"}}, story.operator.token
+        )
         customers.append((customer_id, chat["startChatSession"]["chatSession"]["id"]))
     rng = random.Random(20261202)
 
