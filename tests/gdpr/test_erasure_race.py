@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from resolvers.ids import decode_id
 from tests.conftest import _asyncpg_dsn
@@ -56,8 +57,9 @@ async def survivors(app: Any) -> list[str]:
 
 
 @asynccontextmanager
-async def row_locked(database_url: str, sql: str, *args: Any) -> AsyncIterator[asyncpg.Connection]:
-    """A transaction of the test's own holding the row locks of `sql` (SELECT … FOR UPDATE) until the block ends."""
+async def locks_held(database_url: str, sql: str, *args: Any) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction of the test's own holding the locks `sql` takes (SELECT … FOR UPDATE, LOCK TABLE) until the
+    block ends."""
     conn = await asyncpg.connect(_asyncpg_dsn(database_url))
     try:
         async with conn.transaction():
@@ -91,7 +93,7 @@ async def test_writes_that_start_while_the_erasure_runs_are_refused_and_nothing_
     pk = decode_id(story.customer_id, "Customer")
     # and an erasure that has locked the customer and erased its requests and chats, held just before it deletes
     # the notes (the test's transaction holds the note's row lock)
-    async with row_locked(database_url, "SELECT 1 FROM notes WHERE customer_id = $1 FOR UPDATE", pk) as held:
+    async with locks_held(database_url, "SELECT 1 FROM notes WHERE customer_id = $1 FOR UPDATE", pk) as held:
         erasure = asyncio.create_task(post(client, ERASE, {"id": story.customer_id}, story.admin.token))
         await until_waiting_on_locks(held, 1)
         # when a request, a chat session, a message and a note are written for the customer meanwhile
@@ -108,6 +110,26 @@ async def test_writes_that_start_while_the_erasure_runs_are_refused_and_nothing_
     # and every write that came after it was refused with a user error, not written
     codes = [[e["code"] for e in p["errors"]] for p in payloads]
     assert all(len(c) == 1 and c[0] in USER_ERRORS for c in codes), payloads
+    assert await survivors(app) == []
+
+
+@pytest.mark.parametrize("write", range(4), ids=["request", "chat session", "chat message", "note"])
+async def test_a_write_that_started_first_commits_and_is_erased_with_the_rest(app, client, database_url: str, write):
+    # given a customer, and a write for it that has begun and is held before it commits (the test's transaction
+    # keeps the audit table from taking the write's audit record)
+    story = await customer_with_everything(app, client)
+    query, variables = writes(story.customer_id, story.session_id)[write]
+    async with locks_held(database_url, "LOCK TABLE audit_records IN SHARE MODE") as held:
+        writing = asyncio.create_task(post(client, query, variables, story.operator.token))
+        await until_waiting_on_locks(held, 1)
+        # when the customer is erased meanwhile
+        erasure = asyncio.create_task(post(client, ERASE, {"id": story.customer_id}, story.admin.token))
+        await until_waiting_on_locks(held, 2)  # the erasure waits for the write
+    # then the write commits first, and the erasure, after it, erases what it wrote
+    written = await asyncio.wait_for(writing, 30)
+    erased = await asyncio.wait_for(erasure, 30)
+    assert written["errors"] == [], written
+    assert erased["errors"] == [], erased
     assert await survivors(app) == []
 
 
