@@ -39,7 +39,7 @@ CASES: dict[str, str] = {
         " b: customer(id: $id) { openRequestCount requests { totalCount } } }"
     ),
     "a bad cursor": '{ customers { nodes { openRequestCount requests(after: "nope") { totalCount } } } }',
-    "nested under request lists": (
+    "another nested connection fails": (
         "{ customers { nodes { openRequestCount requests { nodes { id } } chatSessions(first: -1) { totalCount } } } }"
     ),
 }
