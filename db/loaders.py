@@ -39,7 +39,7 @@ class SharedLoader(DataLoader):  # type: ignore[misc]
         return asyncio.shield(super().load(key))
 
 
-class RowByIdLoader(SharedLoader):  # type: ignore[misc]
+class RowByIdLoader(SharedLoader):
     def __init__(self, reader: Reader, model: Any) -> None:
         super().__init__()
         self.reader = reader
