@@ -106,7 +106,24 @@ class ListKey(Generic[R]):
         return attribute.class_ is children.model and attribute.key == children.column
 
 
-class RowByIdLoader(DataLoader[int, M | None]):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose cached futures no awaiter can cancel.
+
+    aiodataloader hands every caller of `load(key)` the same cached future. graphql-core cancels the sibling
+    fields of a field that raised (`gather_with_cancel`), and cancelling a task cancels the future it awaits:
+    the shared one. Every other field awaiting that key (the same customer under two aliases, a second root
+    field) then got a CancelledError, which is no `Exception`, so it escaped the executor and crashed the request.
+    Each caller gets its own shield instead; the batch still resolves the cached future for the others."""
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        return asyncio.shield(super().load(key))
+
+
+class RowByIdLoader(SharedLoader[int, M | None]):
     """Typed by the table it reads: its Core rows carry the model's attributes (read-only), so callers treat
     them as `M`."""
 
@@ -121,7 +138,7 @@ class RowByIdLoader(DataLoader[int, M | None]):
         return [by_id.get(k) for k in keys]
 
 
-class ChildPageLoader(DataLoader[int, "Page[Any]"]):
+class ChildPageLoader(SharedLoader[int, "Page[Any]"]):
     """parent id -> Page of children, for one list shape (a `ListKey` without its parent) and one page."""
 
     def __init__(self, reader: Reader, *, shape: ListKey[Any], request: PageRequest) -> None:
@@ -157,7 +174,7 @@ class ChildPageLoader(DataLoader[int, "Page[Any]"]):
         return [make_page(grouped.get(k, []), ordering, req) for k in keys]
 
 
-class ChildCountLoader(DataLoader[int, int]):
+class ChildCountLoader(SharedLoader[int, int]):
     """parent id -> number of children in one list shape (a `ListKey` without its parent)."""
 
     def __init__(self, reader: Reader, *, shape: ListKey[Any]) -> None:

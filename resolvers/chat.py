@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -199,6 +199,18 @@ async def _why_not_open(session: Any, viewer: Viewer, pk: int | None, field: str
     v.raise_if_any()
 
 
+async def _customer_erased(session: AsyncSession, pk: int) -> bool:
+    """Whether the customer of chat session `pk` is erased, read `FOR SHARE` and locked until commit, as for every
+    new child of a customer (resolvers/customers.py `customer_for_new_child`). Taken before the session's row
+    lock, in the order an erasure takes them (customer, then its sessions), so the two cannot deadlock."""
+    C, S = models.Customer, models.ChatSession
+    owner = select(col(S.customer_id)).where(col(S.id) == pk).scalar_subquery()
+    found = (
+        await session.execute(select(col(C.erased_at)).where(col(C.id) == owner).with_for_update(read=True))
+    ).first()
+    return found is not None and found[0] is not None
+
+
 async def post_chat_message(ctx: RequestContext, *, session_id: int | None, body: str) -> models.ChatMessage:
     viewer = require_role(ctx.viewer, *CHAT_WRITERS)
     v = Validation()
@@ -207,7 +219,9 @@ async def post_chat_message(ctx: RequestContext, *, session_id: int | None, body
     async with unit_of_work(ctx) as uow:
         session = uow.session
         chat = None
+        erased = False
         if pk is not None and not v.problems:
+            erased = await _customer_erased(session, pk)
             chat = await _lock_open_session(
                 session,
                 viewer,
@@ -221,6 +235,8 @@ async def post_chat_message(ctx: RequestContext, *, session_id: int | None, body
         if chat is None:
             await _why_not_open(session, viewer, pk, "sessionId", v)
             raise DomainError.one(ErrorCode.CONFLICT, "The chat session changed meanwhile; retry.", ["sessionId"])
+        if erased:  # told only to a viewer who may see the session (the update above is rolled back)
+            raise DomainError.one(ErrorCode.VALIDATION, "The customer was erased; no new messages.", ["sessionId"])
         assert chat.id is not None and chat.last_message_at is not None and clean_body is not None
         message = models.ChatMessage(
             session_id=chat.id,

@@ -344,9 +344,14 @@ async def customer_for_new_child(
 
     Absent, not visible or None (the caller's ID named no customer): NOT_FOUND on `customerId`; erased: VALIDATION.
     Problems go to `errors`.
+
+    The row is read `FOR SHARE` (as uploads do) and stays locked until the mutation commits: an erasure (which
+    takes `FOR UPDATE`) waits for the new child and erases it too, or the child waits for the erasure and then
+    reads `erased_at` set. A plain read let a child inserted meanwhile outlive the erasure.
     """
     pk = customer_id
-    customer = await session.get(_C, pk) if pk is not None and viewer.can_see_customer(pk) else None
+    visible = pk is not None and viewer.can_see_customer(pk)
+    customer = await session.get(_C, pk, with_for_update={"read": True}) if visible else None
     if customer is None:
         errors.add("customerId", "Customer not found.", ErrorCode.NOT_FOUND)
     elif customer.erased_at is not None:

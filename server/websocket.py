@@ -4,7 +4,8 @@ strawberry's handler does the protocol; this subclass adds what the contract ask
 
 - a message that is not a well-formed protocol message closes the socket with 4400 (never a traceback);
 - subscribe before `connection_init` closes with 4401, no `connection_init` within the init timeout with 4408,
-  a bad token with 4403 (server/context.py `on_ws_connect`);
+  a bad token with 4403 (server/context.py `on_ws_connect`); a token that cannot be checked because the
+  database is down closes with 1013 (Try Again Later), one log line, no traceback;
 - after the ack the server pings every `SUBSCRIPTIONS_KEEP_ALIVE_SECONDS`, and closes the socket with 4403 when
   the token expires; every `SUBSCRIPTIONS_RECHECK_SECONDS` one query per process re-reads the users of all open
   sockets and closes (4403) those whose user is gone, deactivated, or changed role or customer — clients
@@ -40,6 +41,7 @@ from strawberry.utils.aio import aclosing
 from db import models
 from db.events import EventHub
 from db.loaders import Loaders
+from db.outage import is_unavailable
 from integrations.auth.tokens import TokenError, unverified_parts
 from resolvers import events
 from resolvers.context import RequestContext, RequestOutcome
@@ -50,6 +52,8 @@ log = logging.getLogger("customer_graph.websocket")
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_FORBIDDEN = 4403
+CLOSE_INTERNAL_ERROR = 4500  # graphql-ws's InternalServerError: its client does not retry
+CLOSE_TRY_AGAIN_LATER = 1013  # the database is down: the graphql-ws client retries, as after a network loss
 
 
 def _is_text(value: Any) -> bool:
@@ -158,7 +162,16 @@ class SubscriptionHandler(BaseGraphQLTransportWSHandler[RequestContext, None]):
             await super().send_message(message)
 
     async def handle_connection_init(self, message: Any) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except Exception as error:  # the token's user lookup (server/context.py `on_ws_connect`) failed
+            if is_unavailable(error):
+                log.warning("database unavailable at connection_init", extra={"error": type(error).__name__})
+                await self.close(CLOSE_TRY_AGAIN_LATER, "The service is temporarily unavailable; retry shortly.")
+            else:
+                log.exception("connection_init failed")
+                await self.close(CLOSE_INTERNAL_ERROR, "Internal server error")
+            return
         if self.connection_acknowledged and self.watchdog is None:
             expires_at = _token_expiry(self.context.connection_params) if self.context.viewer else None
             self.watchdog = asyncio.create_task(self._watch(expires_at))

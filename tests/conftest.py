@@ -9,15 +9,20 @@ import atexit
 import os
 import secrets
 import shutil
+import socket
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
@@ -193,31 +198,36 @@ def gql(client: httpx.AsyncClient):  # type: ignore[no-untyped-def]
     return run
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[str]:
-    """The real server (uvicorn) on 127.0.0.1 over the test database, for clients outside this process:
-    a browser, Node, the example scripts. Returns its base URL. Request `app` too to get the tables emptied
-    after each test and to build data with the factories (same database, same token keys)."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
+@contextmanager
+def serve_in_thread(database_url: str, **overrides: Any) -> Iterator[str]:
+    """The real server (uvicorn, in a thread of this process) on 127.0.0.1 over `database_url`, with
+    `test_settings(**overrides)`; yields its base URL (`http://127.0.0.1:<port>`) and stops it after."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    settings = test_settings()
+    settings = test_settings(**overrides)
     settings.app.public_url = f"http://127.0.0.1:{port}"  # links the server sends out (downloads) point at it
     application = create_app(settings, database_url_override=database_url)
     config = uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[str]:
+    """The real server (uvicorn) on 127.0.0.1 over the test database, for clients outside this process:
+    a browser, Node, the example scripts, websocket clients. Returns its base URL. Request `app` too to get the
+    tables emptied after each test and to build data with the factories (same database, same token keys).
+    A module that needs other settings starts its own with `serve_in_thread(database_url, section__name=value)`."""
+    with serve_in_thread(database_url) as base:
+        yield base

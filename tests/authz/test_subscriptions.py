@@ -7,22 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from server.app import create_app
 from tests.authz.world import World, build_world
-from tests.conftest import test_settings as settings_with
 
 REQUEST_UPDATED = "subscription R($c: ID) { requestUpdated(customerId: $c) { id body customer { id } } }"
 CHAT_MESSAGE_ADDED = "subscription M($s: ID!) { chatMessageAdded(sessionId: $s) { id body session { id } } }"
@@ -41,29 +36,10 @@ mutation Create { createCustomer(input: {firstName: "Newly", lastName: "Made", e
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live(database_url: str) -> Iterator[str]:
-    """The base URL of a real server on the test database."""
-    port = free_port()
-    application = create_app(settings_with(), database_url_override=database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+@pytest.fixture
+def live(live_server: str) -> str:
+    """`host:port` of the real server on the test database (tests/conftest.py `live_server`)."""
+    return live_server.removeprefix("http://")
 
 
 @pytest.fixture

@@ -6,24 +6,17 @@ Bounded: `FUZZ_EXAMPLES` examples per root field (default 6), derandomized so a 
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
 import graphql
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
 from db.enums import Role
-from server.app import create_app
-from tests.conftest import test_settings as settings_with
 from tests.factories import make_user
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
@@ -51,26 +44,9 @@ schemathesis.graphql.scalar(
 schemathesis.graphql.scalar("Upload", st.one_of(st.just(nodes.Null), st.text(max_size=10).map(nodes.String)))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    application = create_app(settings_with(), database_url_override=database_url)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(timeout=10)
+@pytest.fixture
+def live_url(live_server: str) -> str:
+    return f"{live_server}/graphql"
 
 
 @pytest.fixture

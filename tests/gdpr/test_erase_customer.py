@@ -21,6 +21,7 @@ from tests.gdpr.given import (
     EMAIL,
     ERASE,
     PERSONAL,
+    POST,
     call,
     customer_with_everything,
 )
@@ -169,6 +170,17 @@ async def test_an_erased_customer_takes_no_new_contracts(app, client):
     response = await upload(client, token=story.sales.token, customer_id=story.customer_id, content=pdf())
     errors = response.json()["data"]["uploadContract"]["errors"]
     assert [(e["code"], e["field"]) for e in errors] == [("VALIDATION", ["customerId"])]
+
+
+async def test_an_erased_customers_chat_takes_no_new_messages(app, client):
+    story = await customer_with_everything(app, client)
+    await call(client, ERASE, {"id": story.customer_id}, story.admin.token)
+    data = await call(
+        client, POST, {"input": {"sessionId": story.session_id, "body": "still there?"}}, story.operator.token
+    )
+    assert data["postChatMessage"]["chatMessage"] is None
+    assert [e["code"] for e in data["postChatMessage"]["errors"]] == ["VALIDATION"]
+    assert await count(app, models.ChatMessage) == 1  # the erased one only
 
 
 async def test_an_unknown_customer_is_not_found(app, client):

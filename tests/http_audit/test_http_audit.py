@@ -7,42 +7,17 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-
-from server.app import create_app
-from tests.conftest import test_settings as settings_with
 
 HERE = Path(__file__).parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def live_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    application = create_app(settings_with(), database_url_override=database_url)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(timeout=10)
+@pytest.fixture
+def live_url(live_server: str) -> str:
+    return f"{live_server}/graphql"
 
 
 def test_graphql_over_http_audit_passes(live_url: str) -> None:

@@ -6,44 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from db.enums import Role
-from server.app import create_app
-from tests.conftest import test_settings as settings_with
 from tests.factories import make_user
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def ws_url(database_url: str) -> Iterator[str]:
-    port = free_port()
-    application = create_app(settings_with(), database_url_override=database_url)
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None, ws="websockets-sansio")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(timeout=10)
+@pytest.fixture
+def ws_url(live_server: str) -> str:
+    return f"ws://{live_server.removeprefix('http://')}/graphql"
 
 
 async def handshake(url: str, payload: dict[str, Any] | None) -> dict[str, Any] | int:

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from db.enums import Role
-from server.app import create_app
 from server.seed import seed_bulk
-from tests.conftest import test_settings as settings_with
+from tests.conftest import serve_in_thread
 from tests.factories import make_user
 
 # cost 1 + 50 x (1 + (1 + 5) + (1 + 2 x (1 + 1 + 10))) + 11 scalars = 1,612: under the limit, a big answer
@@ -30,27 +26,11 @@ query Heavy {
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_base(database_url: str) -> Iterator[str]:
-    port = free_port()
     # the resolver path, where a heavy document holds the worker longest (the compiled path answers it in one statement)
-    application = create_app(settings_with(compiled__enabled=False), database_url_override=database_url)
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(database_url, compiled__enabled=False) as base:
+        yield base
 
 
 async def test_health_answers_quickly_during_heavy_queries(app: Any, database_url: str, live_base: str) -> None:
