@@ -122,6 +122,11 @@ class SharedLoader(DataLoader[K, V]):
     def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
 
+    def cached(self, key: K) -> asyncio.Future[V] | None:
+        """The cached future for `key` itself (every `load` returns a new shield around it), or None."""
+        found: asyncio.Future[V] | None = self._cache.get(key)
+        return found
+
 
 class RowByIdLoader(SharedLoader[int, M | None]):
     """Typed by the table it reads: its Core rows carry the model's attributes (read-only), so callers treat
@@ -226,6 +231,11 @@ class Loaders:
         if loader is None:
             loader = self._counts[shape] = ChildCountLoader(self.reader, shape=shape)
         return loader.load(key.parent_id)
+
+    def cached_count(self, key: ListKey[Any]) -> asyncio.Future[int] | None:
+        """The cached count of the list `key`, if one is cached (what `forget_children` drops)."""
+        loader = self._counts.get(key.shape())
+        return loader.cached(key.parent_id) if loader is not None else None
 
     def forget(self, model: Any, pk: int) -> None:
         """Drop a cached row after a mutation changed it."""
