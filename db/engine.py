@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -38,6 +41,29 @@ def create_engine(
             "server_settings": {"statement_timeout": str(statement_timeout_ms), "timezone": "UTC"},
             "timeout": 10,
         },
+    )
+
+
+async def _no_reset(connection: Any) -> None:
+    """The read pool's connections only ever run single SELECTs outside a transaction: nothing to reset (asyncpg's
+    default reset is one more round trip per checkout)."""
+
+
+async def create_read_pool(engine: AsyncEngine, *, size: int, statement_timeout_ms: int = 15000) -> Any:
+    """asyncpg's own pool, to the engine's database with the engine's connection settings, for the compiled read
+    path's statements (compiled/runtime.py): a checkout costs a fraction of SQLAlchemy's (no greenlet, no pool
+    events, no reset). Connections open on first use (`min_size=0`), so a server starts while the database is
+    down; one that died is replaced after the statement that found out."""
+    args, options = engine.dialect.create_connect_args(engine.url)
+    options.pop("prepared_statement_cache_size", None)  # SQLAlchemy's own option, not asyncpg's
+    return await asyncpg.create_pool(
+        *args,
+        **options,
+        min_size=0,
+        max_size=size,
+        reset=_no_reset,
+        timeout=10,
+        server_settings={"statement_timeout": str(statement_timeout_ms), "timezone": "UTC"},
     )
 
 

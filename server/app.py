@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compiled.runtime import CompiledReads
 from compiled.runtime import extension as compiled_extension
-from db.engine import create_engine, create_sessionmaker
+from db.engine import create_engine, create_read_pool, create_sessionmaker
 from integrations.ai import service_from_settings as ai_service_from_settings
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
@@ -261,6 +261,12 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         )
         app.state.head_revision = migrate.head_revision()
         app.state.hot_path = HotPath(app.state, compiled)
+        read_pool = (
+            await create_read_pool(engine, size=db.read_pool_size, statement_timeout_ms=db.statement_timeout_ms)
+            if db.read_pool_size > 0
+            else None
+        )
+        compiled.pool = read_pool
         purging = retention.start(app.state, settings)
         outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
         app.state.relay = outbox.relay if outbox else None
@@ -275,10 +281,16 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 await app.state.services.ai.close()
             if outbox:
                 await outbox.stop()
+            compiled.pool = None
+            if read_pool is not None:
+                try:
+                    await asyncio.wait_for(read_pool.close(), 10)
+                except TimeoutError:
+                    read_pool.terminate()
             await engine.dispose()
 
     compiled = CompiledReads(cache_size=settings.compiled.cache_size)
-    compiled.on_statement = metrics.SQL_STATEMENTS.inc
+    compiled.on_statement = lambda _statement: metrics.SQL_STATEMENTS.inc()
     schema = build_schema(
         introspection=settings.limits.introspection,
         limits=Limits.from_settings(settings.limits),

@@ -9,12 +9,15 @@ import logging
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from asgi_lifespan import LifespanManager
+from sqlalchemy import event, update
 
 from db import models
 from db.enums import Role
 from integrations.auth.tokens import LEEWAY_SECONDS
 from schema.ids import to_global_id
+from server.app import create_app
+from tests.conftest import test_settings as settings_with
 from tests.factories import make_customer, make_user
 from tests.performance.test_compiled_budget import wire  # noqa: F401  (the fixture: every statement sent)
 
@@ -275,3 +278,48 @@ async def test_an_expired_token_is_refused_as_on_the_full_pipeline(app, client):
     # then it is refused, as the full pipeline refuses it
     assert hot_count(app) == hot
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_compiled_statements_take_their_own_pool_not_the_engines(app, client):
+    # given a hot document
+    admin = await make_user(app, Role.ADMIN)
+    body = {"query": PAGE + " # own pool"}
+    await post(client, body, admin.token)
+    checkouts: list[object] = []
+
+    def on_checkout(*_: object) -> None:
+        checkouts.append(1)
+
+    engine = app.state.engine.sync_engine
+    event.listen(engine, "checkout", on_checkout)
+    try:
+        # when it is read again
+        again = await post(client, body, admin.token)
+    finally:
+        event.remove(engine, "checkout", on_checkout)
+    # then the statement went on the read pool: no connection from SQLAlchemy's pool
+    assert "customers" in again.json()["data"]
+    assert checkouts == []
+    assert app.state.compiled.pool is not None and app.state.compiled.pool.get_size() >= 1
+
+
+async def test_without_a_read_pool_the_compiled_path_borrows_from_the_engine(
+    app, database_url
+):  # app: tables emptied after
+    # given a server with no read pool
+    settings = settings_with(database__read_pool_size=0)
+    application = create_app(settings, database_url_override=database_url)
+    async with LifespanManager(application):
+        admin = await make_user(application, Role.ADMIN)
+        await make_customer(application, last_name="Borrowed")
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            # when a document is read twice (the second time on the hot path)
+            body = {"query": PAGE + " # no read pool"}
+            first = await post(client, body, admin.token)
+            second = await post(client, body, admin.token)
+        # then both were answered by compiled statements, on the engine's pool
+        assert application.state.compiled.pool is None
+        assert application.state.compiled.stats["hot"] == 1
+        assert second.content == first.content
+        assert first.json()["data"]["customers"]["nodes"][0]["lastName"] == "Borrowed"

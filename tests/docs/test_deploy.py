@@ -78,7 +78,8 @@ def test_the_configuration_is_real_settings_that_pass_the_production_checks(monk
     # every pool together stays under PostgreSQL's max_connections (100, less a reserve for migrations and admins)
     workers = int(pod("Deployment")["containers"][0]["command"][-1])
     replicas = manifests()["Deployment"]["spec"]["replicas"]
-    total = replicas * workers * (settings.database.pool_size + settings.database.max_overflow)
+    db = settings.database
+    total = replicas * workers * (db.pool_size + db.max_overflow + db.read_pool_size)
     assert total <= 80, f"{total} connections at most"
 
 

@@ -55,7 +55,17 @@ def wire(app: Any) -> Iterator[WireLog]:
     engine = app.state.engine.sync_engine
     event.listen(engine, "checkout", log.on_checkout)
     event.listen(engine, "before_cursor_execute", log.on_cursor)
+    # the compiled path's statements, on whichever pool they went (its own asyncpg pool by default)
+    compiled = app.state.compiled
+    counted = compiled.on_statement
+
+    def on_compiled(statement: str) -> None:
+        log.statements.append((1, statement.strip()))
+        counted(statement)
+
+    compiled.on_statement = on_compiled
     yield log
+    compiled.on_statement = counted
     event.remove(engine, "checkout", log.on_checkout)
     event.remove(engine, "before_cursor_execute", log.on_cursor)
     for driver in log.connections:
