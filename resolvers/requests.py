@@ -279,6 +279,21 @@ def _snapshot(row: models.SupportRequest) -> dict[str, Any]:
     }
 
 
+async def _customer_erased(session: AsyncSession, pk: int | None) -> bool:
+    """Whether the customer of request `pk` is erased, read `FOR SHARE` and locked until commit, as for every new
+    child of a customer (resolvers/customers.py `customer_for_new_child`): an erasure running meanwhile either
+    finished first (then the text is refused) or waits for this write and erases it too. Taken before the
+    request's own row lock, in the order an erasure takes them (customer, then its requests): no deadlock."""
+    if pk is None:
+        return False
+    owner = select(col(_R.customer_id)).where(col(_R.id) == pk).scalar_subquery()
+    C = models.Customer
+    found = (
+        await session.execute(select(col(C.erased_at)).where(col(C.id) == owner).with_for_update(read=True))
+    ).first()
+    return found is not None and found[0] is not None
+
+
 async def _locked_visible(session: AsyncSession, viewer: Viewer, pk: int | None, field: str) -> models.SupportRequest:
     if pk is None:
         raise not_found("Request", [field])
@@ -390,6 +405,7 @@ async def change_request_status(
     if target == RequestStatus.IN_PROGRESS:
         raise DomainError.one(ErrorCode.VALIDATION, "Use assignRequest to put a request in progress.", ["status"])
     async with unit_of_work(ctx) as uow:
+        erased = await _customer_erased(uow.session, request_id)
         row = await _locked_visible(uow.session, viewer, request_id, "requestId")
         move = find_move(row, target, Transition.CHANGE_STATUS)
         if not move.by & actors(viewer, row):
@@ -402,6 +418,8 @@ async def change_request_status(
         )
         if move.needs_comment and comment is None and not errors.problems:
             errors.add("resolutionComment", "A rejection needs a resolution comment.")
+        if erased and comment is not None and not errors.problems:
+            errors.add("resolutionComment", "The customer was erased; a resolution comment cannot be added.")
         errors.raise_if_any()
         values: dict[str, Any] = {"status": target.value}
         if move.unassigns:

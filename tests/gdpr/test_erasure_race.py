@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from schema.ids import decode_id
+from schema.ids import decode_id, to_global_id
 from tests.conftest import _asyncpg_dsn
 from tests.gdpr.given import ADD_NOTE, CREATE, CREATE_REQUEST, ERASE, POST, START_CHAT, call, customer_with_everything
 
@@ -166,3 +166,41 @@ async def test_many_racing_erasures_and_writes_leave_nothing_behind(app, client)
             assert p["errors"] == [] or [e["code"] for e in p["errors"]] in ([c] for c in USER_ERRORS), p
     # and no racing text survives anywhere
     assert await survivors(app) == []
+
+
+ASSIGN = """
+mutation ($input: AssignRequestInput!) { assignRequest(input: $input) { request { status } errors { code field } } }"""
+RESOLVE = """
+mutation ($input: ChangeRequestStatusInput!) {
+  changeRequestStatus(input: $input) { request { status resolutionComment } errors { code field } }
+}"""
+
+
+async def test_a_resolution_comment_written_while_the_erasure_runs_is_refused(app, client, database_url: str):
+    # given a customer's request in progress with an operator
+    story = await customer_with_everything(app, client)
+    pk = decode_id(story.customer_id, "Customer")
+    operator_id = to_global_id("Operator", story.operator.user.id)
+    assigned = await post(
+        client, ASSIGN, {"input": {"requestId": story.request_id, "operatorId": operator_id}}, story.operator.token
+    )
+    assert assigned["errors"] == [], assigned
+    rejection = {"input": {"requestId": story.request_id, "status": "REJECTED", "resolutionComment": RACING}}
+    # and an erasure that has locked the customer and erased its requests, held before it deletes the notes
+    async with locks_held(database_url, "SELECT 1 FROM notes WHERE customer_id = $1 FOR UPDATE", pk) as held:
+        erasure = asyncio.create_task(post(client, ERASE, {"id": story.customer_id}, story.admin.token))
+        await until_waiting_on_locks(held, 1)
+        # when the operator rejects the request with a comment meanwhile
+        resolving = asyncio.create_task(post(client, RESOLVE, rejection, story.operator.token))
+        await until_waiting_on_locks(held, 2)  # the status change waits on the erasure
+    erased = await asyncio.wait_for(erasure, 30)
+    resolved = await asyncio.wait_for(resolving, 30)
+    # then the erasure succeeded, the comment was refused and its text is nowhere
+    assert erased["errors"] == [], erased
+    assert resolved["errors"] == [{"code": "VALIDATION", "field": ["resolutionComment"]}], resolved
+    assert await survivors(app) == []
+    # and the request can still be closed without a comment
+    done = await post(
+        client, RESOLVE, {"input": {"requestId": story.request_id, "status": "COMPLETED"}}, story.operator.token
+    )
+    assert done["errors"] == [] and done["request"]["status"] == "COMPLETED", done
