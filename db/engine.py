@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -17,6 +19,14 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection asyncpg already knows is closed (the server ended it: a restart, a terminated backend)
+    is replaced at checkout, before a statement fails on it. No round trip: asyncpg saw the socket close."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the pooled connection was closed by the server")
+
+
 def create_engine(
     url: str,
     *,
@@ -26,7 +36,7 @@ def create_engine(
     statement_timeout_ms: int = 15000,
     echo: bool = False,
 ) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -42,6 +52,8 @@ def create_engine(
             "timeout": 10,
         },
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
 
 
 async def _no_reset(connection: Any) -> None:

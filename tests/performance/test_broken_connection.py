@@ -6,6 +6,7 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from db.enums import Role
+from integrations.auth.passwords import hash_password
 from tests.factories import make_customer, make_user
 
 QUERY = "{ customers(first: 5) { nodes { firstName } } }"
@@ -43,3 +44,22 @@ async def test_a_read_on_a_connection_that_died_in_the_pool_is_retried(app, gql,
     # then: the read noticed the dead connection and ran again on a fresh one
     assert "errors" not in body, body
     assert len(body["data"]["customers"]["nodes"]) == 1
+
+
+LOGIN = """
+mutation ($input: LoginInput!) { login(input: $input) { token errors { code } } }"""
+PASSWORD = "a-long-enough-password"
+
+
+async def test_a_transaction_after_the_server_closed_pooled_connections_gets_a_fresh_one(app, gql, database_url):
+    # given: an account, and pooled connections that PostgreSQL has since closed (asyncpg saw them close)
+    admin = await make_user(app, Role.ADMIN, password_hash=hash_password(PASSWORD))
+    assert "errors" not in await gql(QUERY, token=admin.token)
+    assert await _terminate_pooled_connections(database_url) >= 1
+
+    # when: a sign-in (no token, so no read before its own transaction) checks out a connection
+    body = await gql(LOGIN, {"input": {"email": admin.user.email, "password": PASSWORD}})
+
+    # then: the closed connection was replaced at checkout, and the sign-in went through
+    assert "errors" not in body, body
+    assert body["data"]["login"]["errors"] == [] and body["data"]["login"]["token"]
