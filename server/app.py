@@ -337,7 +337,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
                 expose_headers=["X-Request-ID"],
                 max_age=600,
             ),
-            Middleware(MultipartGuard, max_body_bytes=settings.storage.max_file_bytes + settings.limits.max_body_bytes),
+            Middleware(MultipartGuard),
         ],
         exception_handlers={404: not_found, 405: not_found},
         lifespan=lifespan,

@@ -4,10 +4,11 @@
   only with a non-empty `Apollo-Require-Preflight`, `GraphQL-Preflight` or `X-Requested-With` header (which forces
   a CORS preflight). Without one: 400, the body is never read, nothing is executed - bearer token or not.
 - Size: the body may be at most `STORAGE_MAX_FILE_BYTES + LIMITS_MAX_BODY_BYTES` (the file plus room for the
-  `operations` and `map` parts). A declared Content-Length over that is refused at once; otherwise the bytes are
-  counted as they stream in and the request is cut off with 413 the moment the count passes the limit. Nothing is
-  held beyond that: the parser spools at most the limit, and uvicorn discards the rest of an oversized body while
-  keeping the connection, so the client reads its 413 instead of a reset.
+  `operations` and `map` parts), enforced by `BodyLimit` (server/http_rules.py), which counts every request body:
+  a declared Content-Length over that is refused at once; otherwise the bytes are counted as they stream in and
+  the request is cut off with 413 the moment the count passes the limit. Nothing is held beyond that: the parser
+  spools at most the limit, and uvicorn discards the rest of an oversized body while keeping the connection, so
+  the client reads its 413 instead of a reset. Here: a Content-Length that is not a number is a 400.
 - A file within that body limit but over the file limit is checked by the mutation (`FILE_TOO_LARGE`).
 
 JSON bodies are not touched here.
@@ -15,17 +16,10 @@ JSON bodies are not touched here.
 
 from __future__ import annotations
 
-import logging
-
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-log = logging.getLogger("customer_graph.uploads")
 PREFLIGHT_HEADERS = (b"apollo-require-preflight", b"graphql-preflight", b"x-requested-with")
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
@@ -49,9 +43,11 @@ def passes_csrf_rule(headers: dict[bytes, bytes]) -> bool:
 
 
 class MultipartGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    """The CSRF rule and a well-formed Content-Length for multipart requests. The size limit is `BodyLimit`'s
+    (server/http_rules.py), which runs before this and allows a multipart body the file limit more."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") != "POST":
@@ -72,36 +68,8 @@ class MultipartGuard:
                 "X-Requested-With header.",
             )
             return
-        limit = self.max_body_bytes
         declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                await _refuse(send, 400, "BAD_REQUEST", "Invalid Content-Length.")
-                return
-            if int(declared) > limit:
-                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
-                return
-        received = 0
-        started = False
-
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyTooLarge()
-            return message
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked)
-        except _BodyTooLarge:
-            log.info("multipart body cut off", extra={"limit": limit, "received": received})
-            if not started:
-                await _refuse(send, 413, "PAYLOAD_TOO_LARGE", f"The request body is larger than {limit} bytes.")
+        if declared is not None and not declared.strip().isdigit():
+            await _refuse(send, 400, "BAD_REQUEST", "Invalid Content-Length.")
+            return
+        await self.app(scope, receive, send)
