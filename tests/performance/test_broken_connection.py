@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from db.enums import Role
 from integrations.auth.passwords import hash_password
+from tests.conftest import _asyncpg_dsn
 from tests.factories import make_customer, make_user
 
 QUERY = "{ customers(first: 5) { nodes { firstName } } }"
 
 
 async def _terminate_pooled_connections(database_url: str) -> int:
-    u = make_url(database_url)
-    conn = await asyncpg.connect(
-        user=u.username,
-        password=u.password or None,
-        host=u.host or u.query.get("host"),
-        port=u.port,
-        database=u.database,
-    )
+    conn = await asyncpg.connect(_asyncpg_dsn(database_url))
     try:
         rows = await conn.fetch(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
