@@ -252,10 +252,7 @@ class CompiledReads:
                     found = await raw.fetchrow(plan.with_viewer(), *plan.parameters(bounds), *guess, user_id)
                     self.on_statement(plan.with_viewer())
                     if found is not None and found[4] is not None:
-                        self.stats["planned"] += 1
-                        self.stats["hot"] += 1
-                        self.served[(hot.query, hot.operation_name)] += 1
-                        return found[4], viewer
+                        return self._served_hot(hot, found[4], viewer)
                     row = (found[0], found[1], found[2], found[3]) if found is not None else None
                 else:
                     found = await raw.fetchrow(VIEWER_SQL, user_id)
@@ -277,24 +274,32 @@ class CompiledReads:
             log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
             self.stats["database error"] += 1
             return None
+        return self._served_hot(hot, text, viewer)
+
+    def _served_hot(self, hot: HotDocument, text: str, viewer: Viewer) -> tuple[str, Viewer]:
         self.stats["planned"] += 1
         self.stats["hot"] += 1
         self.served[(hot.query, hot.operation_name)] += 1
         return text, viewer
 
 
+class _PageSizeVariables(graphql.Visitor):
+    """Finds a `first`/`last` argument given by a variable."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found = False
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
+            self.found = True
+
+
 def _pages_sized_by_variables(document: DocumentNode) -> bool:
     """Whether a variable gives a page size (`first`/`last`) anywhere: only then can variables change the cost."""
-    found = False
-
-    class Visitor(graphql.Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            nonlocal found
-            if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
-                found = True
-
-    graphql.visit(document, Visitor())
-    return found
+    visitor = _PageSizeVariables()
+    graphql.visit(document, visitor)
+    return visitor.found
 
 
 def _nothing(_statement: str) -> None:
