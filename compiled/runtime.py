@@ -20,20 +20,30 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+import asyncpg
 import graphql
 import orjson
-from graphql import ArgumentNode, DocumentNode, GraphQLSchema, OperationDefinitionNode, VariableNode, parse
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    VariableNode,
+    parse,
+)
 from graphql.execution import ExecutionResult
 from graphql.execution.values import get_argument_values, get_variable_values
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from strawberry.extensions import SchemaExtension
 
-from compiled import rules
+from compiled import rules, writes
 from compiled import sqltext as q
-from compiled.tree import Tree, Unplannable, build_tree
+from compiled.tree import Tree, Unplannable, build_tree, pick_operation
 from db.enums import Role
 from resolvers.context import RequestContext
+from resolvers.errors import ServiceUnavailable
 from resolvers.viewer import Viewer
 
 log = logging.getLogger("customer_graph.compiled")
@@ -95,6 +105,8 @@ class Plan:
 def compile_plan(tree: Tree, bounds: list[rules.Bound]) -> Plan:
     """The statement for this tree and argument shape."""
     builder = rules.Builder(tree.bindables, bounds)
+    if tree.is_write:
+        return Plan(writes.compile_write(builder, tree), builder.order)
     pairs = [
         (sel.key, q.literal("Query") if sel.name == "__typename" else rules.FIELDS["Query"][sel.name](builder, sel, ""))
         for sel in tree.roots
@@ -149,15 +161,17 @@ class CompiledReads:
         found = self.trees.get(key)
         if found is None:
             try:
-                found = build_tree(
-                    self.schema, document or parse(query), operation_name, known=rules.known, rule=rules.rule
-                )
+                found = build_tree(self.schema, document or parse(query), operation_name, known=_known, rule=_rule)
+                if found.is_write:
+                    writes.check(found)
             except Unplannable as reason:
                 found = str(reason)
             self.trees.put(key, found)
         return found
 
-    def bind(self, tree: Tree, raw_variables: dict[str, Any] | None, viewer: Viewer) -> list[rules.Bound]:
+    def bind(
+        self, tree: Tree, raw_variables: dict[str, Any] | None, viewer: Viewer, *, request_id: str | None = None
+    ) -> list[rules.Bound]:
         definitions = tree.operation.variable_definitions
         variables: Any = {}
         if definitions:
@@ -169,6 +183,8 @@ class CompiledReads:
             assert sel.bind is not None and sel.field_def is not None and sel.node is not None
             args = get_argument_values(sel.field_def, sel.node, variables)
             bounds.append(sel.bind(args, viewer))
+        if tree.is_write:
+            writes.stamp(tree, bounds, request_id)
         return bounds
 
     def plan(self, query: str, operation_name: str | None, role: str, tree: Tree, bounds: list[rules.Bound]) -> Plan:
@@ -204,22 +220,33 @@ class CompiledReads:
         if isinstance(tree, str):
             self.stats[f"unplannable: {tree}"] += 1
             return None
+        request = ctx.request
+        if tree.is_write and request is not None and getattr(request.state, "write_outcome_unknown", False):
+            raise writes.OutcomeUnknown("the hot path sent this write and got no answer")
         try:
-            bounds = self.bind(tree, execution_context.variables, viewer)
+            bounds = self.bind(tree, execution_context.variables, viewer, request_id=ctx.request_id)
         except Unplannable as reason:
             self.stats[f"handed over: {reason}"] += 1
             return None
         plan = self.plan(query, operation_name, viewer.role.value, tree, bounds)
         params = plan.parameters(bounds)
         engine: AsyncEngine = ctx.sessionmaker.kw["bind"]
-        try:
-            async with self.connection(engine) as driver:
-                text: str = await driver.fetchval(plan.sql, *params)
-                self.on_statement(plan.sql)
-        except Exception as error:  # the resolver path answers a database failure as it always does
-            log.warning("compiled statement failed; the resolver path answers", extra={"error": type(error).__name__})
-            self.stats["database error"] += 1
-            return None
+        if tree.is_write:
+            found = await self._write(engine, plan, params)
+            if found is None:
+                return None
+            text = found
+        else:
+            try:
+                async with self.connection(engine) as driver:
+                    text = await driver.fetchval(plan.sql, *params)
+                    self.on_statement(plan.sql)
+            except Exception as error:  # the resolver path answers a database failure as it always does
+                log.warning(
+                    "compiled statement failed; the resolver path answers", extra={"error": type(error).__name__}
+                )
+                self.stats["database error"] += 1
+                return None
         self.stats["planned"] += 1
         self.served[(query, operation_name)] += 1
         self.viewers.put(viewer.user_id, (viewer.role.value, viewer.customer_id, viewer.email_verified))
@@ -234,13 +261,56 @@ class CompiledReads:
                 self.hot.put((query, None), hot)  # the only operation: clients may leave `operationName` out
         return text
 
+    async def _write(self, engine: AsyncEngine, plan: Plan, params: list[Any]) -> str | None:
+        """Runs a write statement: its payload's JSON; None when it wrote nothing (no row back, or PostgreSQL
+        refused it and rolled it back) and the resolver path should answer; `OutcomeUnknown` when the statement
+        was sent and no answer came (compiled/writes.py)."""
+        try:
+            async with self.connection(engine) as driver:
+                try:
+                    row = await driver.fetchrow(plan.sql, *params)
+                except asyncpg.PostgresError as error:
+                    if writes.maybe_committed(error):
+                        raise writes.OutcomeUnknown(type(error).__name__) from error
+                    # refused: rolled back, nothing written
+                    log.info("compiled write refused; the resolver path answers", extra={"error": type(error).__name__})
+                    self.stats["write refused"] += 1
+                    return None
+                except Exception as error:
+                    raise writes.OutcomeUnknown(type(error).__name__) from error
+                finally:
+                    self.on_statement(plan.sql)
+        except writes.OutcomeUnknown:
+            self.stats["write outcome unknown"] += 1
+            raise
+        except Exception as error:  # no connection: nothing was sent
+            log.warning("compiled write not sent; the resolver path answers", extra={"error": type(error).__name__})
+            self.stats["database error"] += 1
+            return None
+        if row is None:
+            self.stats["write handed over"] += 1
+            return None
+        text: str = row[0]
+        return text
+
     async def run_hot(
-        self, hot: HotDocument, raw_variables: dict[str, Any] | None, *, user_id: int, engine: AsyncEngine
+        self,
+        hot: HotDocument,
+        raw_variables: dict[str, Any] | None,
+        *,
+        user_id: int,
+        engine: AsyncEngine,
+        request_id: str | None = None,
     ) -> tuple[str, Viewer] | None:
         """A hot document for the token's user, on one pooled connection: ONE statement when the user's row is as
         last seen (it reads the row and, if it still matches, the document), else the row and then the document.
         None when anything is not as the full pipeline would answer it with this statement (no such user, a
-        deactivated one, arguments it refuses, a database error): the request then takes the full pipeline."""
+        deactivated one, arguments it refuses, a database error): the request then takes the full pipeline.
+
+        A write is one statement that checks the viewer's row itself: it writes nothing when the row is not as
+        last seen (then the guess is dropped, and the full pipeline answers); `OutcomeUnknown` passes through."""
+        if hot.tree.is_write:
+            return await self._run_hot_write(hot, raw_variables, user_id=user_id, engine=engine, request_id=request_id)
         try:
             async with self.connection(engine) as raw:
                 row: tuple[str, int | None, bool, bool] | None = None
@@ -276,6 +346,41 @@ class CompiledReads:
             return None
         return self._served_hot(hot, text, viewer)
 
+    async def _run_hot_write(
+        self,
+        hot: HotDocument,
+        raw_variables: dict[str, Any] | None,
+        *,
+        user_id: int,
+        engine: AsyncEngine,
+        request_id: str | None,
+    ) -> tuple[str, Viewer] | None:
+        guess = self.viewers.get(user_id)
+        if guess is None:  # the row is read first; a deactivated or unknown user takes the full pipeline
+            try:
+                async with self.connection(engine) as raw:
+                    found = await raw.fetchrow(VIEWER_SQL, user_id)
+                    self.on_statement(VIEWER_SQL)
+            except Exception as error:
+                log.warning("viewer lookup failed; the full pipeline answers", extra={"error": type(error).__name__})
+                return None
+            if found is None or not found[3]:
+                return None
+            guess = (found[0], found[1], found[2])
+            self.viewers.put(user_id, guess)
+        viewer = Viewer(user_id=user_id, role=Role(guess[0]), customer_id=guess[1], email_verified=guess[2])
+        try:
+            bounds = self.bind(hot.tree, raw_variables, viewer, request_id=request_id)
+        except Unplannable as reason:
+            self.stats[f"handed over: {reason}"] += 1
+            return None
+        plan = self.plan(hot.query, hot.operation_name, viewer.role.value, hot.tree, bounds)
+        text = await self._write(engine, plan, plan.parameters(bounds))
+        if text is None:  # perhaps the viewer's row changed: read it afresh next time
+            self.viewers.items.pop(user_id, None)
+            return None
+        return self._served_hot(hot, text, viewer)
+
     def _served_hot(self, hot: HotDocument, text: str, viewer: Viewer) -> tuple[str, Viewer]:
         self.stats["planned"] += 1
         self.stats["hot"] += 1
@@ -302,6 +407,14 @@ def _pages_sized_by_variables(document: DocumentNode) -> bool:
     return visitor.found
 
 
+def _known(type_name: str, field_name: str) -> bool:
+    return rules.known(type_name, field_name) or writes.known(type_name, field_name)
+
+
+def _rule(type_name: str, field_name: str) -> Callable[[dict[str, Any], Viewer], rules.Bound] | None:
+    return rules.rule(type_name, field_name) or writes.rule(type_name, field_name)
+
+
 def _nothing(_statement: str) -> None:
     pass
 
@@ -323,11 +436,31 @@ class CompiledReadsExtension(SchemaExtension):
         ec = self.execution_context
         ctx = ec.context
         if not ec.result and ctx is not None and self.runtime.enabled():
-            text = await self.runtime.run(ec)
+            try:
+                text = await self.runtime.run(ec)
+            except writes.OutcomeUnknown as unknown:
+                ec.result = ExecutionResult(data=None, errors=[_unknown_outcome(ec, unknown)])
+                text = None
             if text is not None:
                 # orjson.Fragment: the JSON text goes into the response as it is (server/context.py encodes).
                 ec.result = ExecutionResult(data=orjson.Fragment(text), errors=None)  # type: ignore[arg-type]  # `data` is typed a dict
         yield
+
+
+def _unknown_outcome(execution_context: Any, unknown: writes.OutcomeUnknown) -> graphql.GraphQLError:
+    """SERVICE_UNAVAILABLE on the write's field: the statement may have committed, so it is not run again."""
+    log.warning("compiled write outcome unknown", extra={"error": str(unknown)})
+    document = execution_context.graphql_document
+    operation = pick_operation(document, execution_context.operation_name) if document is not None else None
+    selections = operation.selection_set.selections if operation is not None else ()
+    field = next((s for s in selections if isinstance(s, FieldNode) and s.name.value != "__typename"), None)
+    path = [field.alias.value if field.alias else field.name.value] if field is not None else None
+    return graphql.GraphQLError(
+        "The service is temporarily unavailable; retry shortly.",
+        nodes=[field] if field is not None else None,
+        path=path,
+        original_error=ServiceUnavailable("The outcome of the write is unknown; check before retrying."),
+    )
 
 
 def extension(runtime: CompiledReads) -> type[SchemaExtension]:

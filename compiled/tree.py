@@ -53,6 +53,10 @@ class Tree:
     roots: list[Sel]
     bindables: list[Sel]  # selections with argument rules, in depth-first order
 
+    @property
+    def is_write(self) -> bool:
+        return self.operation.operation == OperationType.MUTATION
+
 
 def walk(sels: list[Sel]) -> Iterator[Sel]:
     for sel in sels:
@@ -96,10 +100,11 @@ def build_tree(
     rule: Callable[[str, str], Any],
 ) -> Tree:
     op = pick_operation(document, operation_name)
-    if op is None or op.operation != OperationType.QUERY:
-        raise Unplannable("not a query")
+    if op is None or op.operation not in (OperationType.QUERY, OperationType.MUTATION):
+        raise Unplannable("not a query or mutation")
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    assert schema.query_type is not None
+    root = schema.query_type if op.operation == OperationType.QUERY else schema.mutation_type
+    assert root is not None
 
     def collect(parent: GraphQLObjectType, sets: list[SelectionSetNode]) -> list[Sel]:
         groups: dict[str, list[FieldNode]] = {}
@@ -138,5 +143,5 @@ def build_tree(
             out.append(sel)
         return out
 
-    roots = collect(schema.query_type, [op.selection_set])
+    roots = collect(root, [op.selection_set])
     return Tree(op, roots, [s for s in walk(roots) if s.bind is not None])

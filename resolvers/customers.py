@@ -34,6 +34,7 @@ AUDITED_FIELDS = ("first_name", "last_name", "email", "phone", "company", "archi
 EDITABLE_FIELDS = ("first_name", "last_name", "email", "phone", "company")
 SEARCH_MAX = 200
 OUTBOX_CUSTOMER_CREATED = outbox.CUSTOMER_CREATED
+CUSTOMER_CREATED_ACTION = "customer.created"
 
 _C = models.Customer
 ORDERINGS: dict[tuple[str, bool], Ordering] = {
@@ -213,12 +214,25 @@ def _clean_fields(values: Mapping[str, Any], errors: Validation) -> dict[str, An
     return out
 
 
-async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> models.Customer:
-    """`values`: first_name, last_name and optionally email, phone, company."""
-    require_role(ctx.viewer, *EDITORS)
+def new_customer_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored fields of a new customer from `values` (first_name, last_name and optionally email, phone,
+    company), or DomainError (VALIDATION) listing every problem. Shared with the compiled write (compiled/)."""
     errors = Validation()
     fields = _clean_fields({"first_name": None, "last_name": None, **values}, errors)
     errors.raise_if_any()
+    return fields
+
+
+def created_details(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The `customer.created` audit record's details for a new customer with these stored fields."""
+    after = {name: fields.get(name) for name in AUDITED_FIELDS} | {"version": 1, "archived_at": None}
+    return {"changes": audit.changes({}, after, AUDITED_FIELDS)}
+
+
+async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> models.Customer:
+    """`values`: first_name, last_name and optionally email, phone, company."""
+    require_role(ctx.viewer, *EDITORS)
+    fields = new_customer_fields(values)
     async with unit_of_work(ctx, conflicts=EMAIL_CONFLICTS) as uow:
         if fields.get("email") and await _email_taken(uow.session, fields["email"]):
             raise _email_conflict()
@@ -228,12 +242,7 @@ async def create_customer(ctx: RequestContext, *, values: Mapping[str, Any]) -> 
         assert row.id is not None
         gid = entity_ref("Customer", row.id)
         uow.outbox(*outbox.customer_created(row))
-        uow.audit(
-            action="customer.created",
-            entity="Customer",
-            entity_id=gid,
-            details={"changes": audit.changes({}, _snapshot(row), AUDITED_FIELDS)},
-        )
+        uow.audit(action=CUSTOMER_CREATED_ACTION, entity="Customer", entity_id=gid, details=created_details(fields))
         uow.prime(_C, row)
         await events.customer_created(uow, row)
     return row

@@ -10,6 +10,9 @@ What a request must be to take it (anything else takes the full pipeline, which 
 - a cost within `LIMITS_MAX_COST` for these variables, arguments the resolver path accepts, and an Accept header
   that takes JSON.
 
+A compiled write (`createCustomer`, compiled/writes.py) takes it too: one statement writes the row, its audit
+record, outbox row and notification, and checks the viewer's row itself.
+
 The answer is byte for byte the full pipeline's for a compiled document: `{"data": <PostgreSQL's JSON>}` plus
 `extensions.cost` for an ADMIN, with the same media type; the request log line is the same too.
 """
@@ -27,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from compiled.runtime import CompiledReads
+from compiled.writes import OutcomeUnknown
 from integrations.auth.tokens import TokenError
 from resolvers.context import RequestOutcome
 from resolvers.viewer import Viewer
@@ -107,10 +111,19 @@ class HotPath:
             if over_limit(figures, self.limits) is not None:
                 return None
             cost = figures.total_cost
+        request_id = request.scope.get("state", {}).get("request_id")
         try:
-            async with asyncio.timeout(settings.limits.execution_timeout_seconds):
-                answered = await self.compiled.run_hot(hot, variables, user_id=user_id, engine=state.engine)
+            if hot.tree.is_write:  # never cancelled half-way: PostgreSQL's statement_timeout bounds it
+                answered = await self.compiled.run_hot(
+                    hot, variables, user_id=user_id, engine=state.engine, request_id=request_id
+                )
+            else:
+                async with asyncio.timeout(settings.limits.execution_timeout_seconds):
+                    answered = await self.compiled.run_hot(hot, variables, user_id=user_id, engine=state.engine)
         except TimeoutError:
+            return None
+        except OutcomeUnknown:  # the full pipeline answers SERVICE_UNAVAILABLE without writing again
+            request.state.write_outcome_unknown = True
             return None
         if answered is None:
             return None
