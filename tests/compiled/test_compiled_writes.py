@@ -284,6 +284,13 @@ async def test_a_hot_write_is_one_statement(app, client, wire):  # noqa: F811
     assert a.keys() == b.keys() and a["errors"] == b["errors"] == []
     assert b["customer"]["email"] == "hot.2@example.com" and b["customer"]["id"] != a["customer"]["id"]
     assert second.json()["extensions"]["cost"] == first.json()["extensions"]["cost"]
+    async with app.state.sessionmaker() as session:
+        audit = (
+            await session.execute(
+                models.AuditRecord.__table__.select().where(models.AuditRecord.entity_id == b["customer"]["id"])
+            )
+        ).one()
+    assert audit.request_id == second.headers["x-request-id"] and audit.actor_id == admin.user.id
 
 
 async def test_a_hot_write_follows_the_viewers_row(app, client):
