@@ -53,16 +53,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_sessionmaker
+from db.reader import autocommit_engine
 from integrations.email import DeliveryError, EmailBackend, PermanentFailure, TransientFailure
 from integrations.email.mailbox import FileMailbox
 from integrations.email.sendgrid_backend import SendGridBackend
 from resolvers import outbox as topics
+from resolvers.settings import ResolverSettings
 from server import metrics
 from server.settings import Settings
 
 log = logging.getLogger("customer_graph.outbox")
 
 Clock = Callable[[], datetime]
+RECORD_TIMEOUT_SECONDS = 10.0  # how long recording a round's deliveries may outlast a cancelled round
 
 CLAIM = text(
     """
@@ -81,7 +84,7 @@ DELIVERED = text(
     """
     UPDATE outbox SET state = 'delivered', delivered_at = :now, claimed_until = NULL, claimed_by = NULL,
                       last_error = NULL
-    WHERE id = :id AND state = 'pending'
+    WHERE id = ANY(:ids) AND state = 'pending'
     """
 )
 RETRY = text(
@@ -167,22 +170,33 @@ class Relay:
         self.worker = worker or worker_name()
         self.rng = rng
         self.wake = asyncio.Event()
+        self.autocommit = autocommit_engine(sessionmaker.kw["bind"])
 
     # --- one round ---------------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; the number of rows claimed."""
+        """Claim one batch, load what composing it needs, deliver it; the number of rows claimed."""
         batch = await self.claim()
-        if batch:
-            limiter = anyio.Semaphore(self.config.concurrency)
+        if not batch:
+            return 0
+        records = await self.load(batch)
+        settings = self.settings.for_resolvers()  # once a round, not once a message
+        delivered: list[Claimed] = []
+        limiter = anyio.Semaphore(self.config.concurrency)
 
-            async def one(item: Claimed) -> None:
-                async with limiter:
-                    await self.deliver(item)
+        async def one(item: Claimed) -> None:
+            async with limiter:
+                if await self.deliver(item, records, settings):
+                    delivered.append(item)
 
+        try:
             async with anyio.create_task_group() as group:
                 for item in batch:
                     group.start_soon(one, item)
+        finally:  # also when the round fails or is cancelled: what was sent is recorded, or resent after the lease
+            with anyio.CancelScope(shield=True) as scope:
+                scope.deadline = anyio.current_time() + RECORD_TIMEOUT_SECONDS
+                await self._delivered(delivered)
         return len(batch)
 
     async def claim(self) -> list[Claimed]:
@@ -193,14 +207,26 @@ class Relay:
             rows = (await session.execute(CLAIM, params)).all()
         return [Claimed(r.id, r.topic, r.payload, r.attempts, r.idempotency_key, r.claimed_until) for r in rows]
 
-    async def deliver(self, item: Claimed) -> None:
+    async def load(self, batch: list[Claimed]) -> topics.Records | Exception:
+        """The customers and requests the whole batch needs, one SELECT per table, no transaction. A failure is
+        returned, not raised: each row of the batch is then retried with it, as if its own compose had failed."""
+        try:
+            async with self.autocommit.connect() as conn:
+                return await topics.load(conn, batch)
+        except Exception as error:
+            return error
+
+    async def deliver(self, item: Claimed, records: topics.Records | Exception, settings: ResolverSettings) -> bool:
+        """Compose and send one row; True once sent (the caller records it delivered). Every other outcome is
+        recorded here (rare, one statement each)."""
         needed = timedelta(seconds=self.settings.email.timeout_seconds + 2)
         if self.clock() + needed > item.lease_end:  # another relay may claim it before we would finish
             await self._write(RELEASE, id=item.id, worker=self.worker)
-            return
+            return False
         try:
-            async with self.sessionmaker() as session:
-                message = await topics.compose(session, self.settings.for_resolvers(), item)
+            if isinstance(records, Exception):
+                raise records
+            message = topics.compose_loaded(records, settings, item)
             await self.backend.send(message)
         except PermanentFailure as failure:
             await self._dead(item, failure.reason)
@@ -212,7 +238,15 @@ class Relay:
             log.exception("outbox message %s failed unexpectedly", item.id, extra={"outbox_id": item.id})
             await self._retry(item, f"{type(error).__name__}: {error}"[:1000], None)
         else:
-            await self._write(DELIVERED, id=item.id, now=self.clock())
+            return True
+        return False
+
+    async def _delivered(self, items: list[Claimed]) -> None:
+        """One UPDATE for every row of the round that was sent, then their metrics."""
+        if not items:
+            return
+        await self._write(DELIVERED, ids=[item.id for item in items], now=self.clock())
+        for item in items:
             metrics.OUTBOX_DELIVERIES.labels(item.topic).inc()
 
     def backoff(self, attempts: int, retry_after: float | None) -> float:
@@ -250,8 +284,9 @@ class Relay:
         )
 
     async def _write(self, statement: Any, **params: Any) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(statement, params)
+        """One UPDATE on an autocommit connection: atomic on its own, no BEGIN / COMMIT round trips."""
+        async with self.autocommit.connect() as conn:
+            await conn.execute(statement, params)
 
     # --- the loop ----------------------------------------------------------------------------------------
 
