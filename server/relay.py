@@ -9,16 +9,30 @@ Runs inside every server process (lifespan task; `OUTBOX_RELAY_IN_SERVER=false` 
    ends, so a relay killed mid-batch (SIGKILL, power loss) holds its rows only until then; another relay then
    claims and delivers them. Counting the attempt at claim time means a message that crashes its relay still
    runs out of attempts instead of looping forever.
-2. **Deliver** them, `OUTBOX_CONCURRENCY` at a time. A row whose lease would run out before a send could finish
+2. **Load** what composing the whole batch needs: every customer (and request, for `email.request_resolved`) in
+   ONE `SELECT … WHERE id = ANY(:ids)` per table, on an autocommit connection (no BEGIN / ROLLBACK); each row is
+   then composed from that (`resolvers/outbox.py: load`, `compose_loaded`), so an erased or deleted customer is
+   still never mailed about. If the read fails, every row of the batch is retried with its error.
+3. **Deliver** them, `OUTBOX_CONCURRENCY` at a time. A row whose lease would run out before a send could finish
    (`EMAIL_TIMEOUT_SECONDS`) is handed back unsent, so in the normal path two relays never send the same row.
-3. **Record** each outcome in its own short transaction: delivered; `TransientFailure` (5xx, 429, time-out) →
-   pending again at `now + backoff` (exponential from `OUTBOX_BACKOFF_BASE_SECONDS`, capped at
-   `OUTBOX_BACKOFF_MAX_SECONDS`, "equal jitter": half fixed, half random), or exactly the `Retry-After` the
-   server asked for; `PermanentFailure` (bad or missing recipient, 400, 401) → dead at once; out of
-   `OUTBOX_MAX_ATTEMPTS` → dead. `last_error` keeps the reason.
+4. **Record** outcomes. Every row the round sent is marked delivered by ONE `UPDATE … WHERE id = ANY(:ids)` at
+   the end of the round (also when the round fails or is cancelled: shielded, up to `RECORD_TIMEOUT_SECONDS`),
+   only after its send succeeded. The rare other outcomes are one autocommit UPDATE each, at once:
+   `TransientFailure` (5xx, 429, time-out) → pending again at `now + backoff` (exponential from
+   `OUTBOX_BACKOFF_BASE_SECONDS`, capped at `OUTBOX_BACKOFF_MAX_SECONDS`, "equal jitter": half fixed, half
+   random), or exactly the `Retry-After` the server asked for; `PermanentFailure` (bad or missing recipient,
+   missing or erased customer, 400, 401) → dead at once; out of `OUTBOX_MAX_ATTEMPTS` → dead; a lease too short
+   → released. `last_error` keeps the reason. Metrics and log lines stay one per message.
+
+**What a round costs**, N rows all delivered, whatever N: BEGIN, claim, COMMIT, one SELECT of customers (plus one
+of requests if the batch has `email.request_resolved` rows), one UPDATE — 5 (or 6) statements; before batching
+it was 3 + 6·N (a session per compose, BEGIN/SELECT/ROLLBACK, and a transaction per outcome, BEGIN/UPDATE/COMMIT).
+Each failed row adds one statement. tests/outbox/test_relay_batching.py counts them.
 
 **At-least-once.** A relay that dies after the provider accepted a message but before it recorded that sends it
-again after the lease. Every attempt carries the row's `idempotency_key` (SendGrid `custom_args` and an
+again after the lease; since deliveries are recorded at the end of the round, that is every message the round had
+sent so far (at most `OUTBOX_BATCH_SIZE`), not only the one in flight. A graceful stop still records them.
+Every attempt carries the row's `idempotency_key` (SendGrid `custom_args` and an
 `X-Idempotency-Key` header; the development mailbox names its file by it), so a receiver can drop repeats.
 
 **Time** comes from `clock` (UTC), never from the database, so a test can move it (an hour of SendGrid outage
@@ -29,7 +43,7 @@ so it cannot join the asyncpg transaction a mutation already holds. pgqueuer can
 connection, but it owns its tables (installed by its own CLI, outside our alembic migrations and `alembic check`),
 moves a failed job to a log table, and its retry executors compute their own delays — the admin's list by state,
 "retry this dead one" on the same row, and a next attempt set from a response's `Retry-After` would all be built
-around it. The table the mutations already write plus one claim statement and three small updates is less.
+around it. The table the mutations already write plus one claim statement, one read and four small updates is less.
 """
 
 from __future__ import annotations
