@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
+
 from db.enums import RequestStatus, Role
 from tests.factories import make_customer, make_user
 from tests.outbox.conftest import mailbox_relay, outbox_rows, sendgrid_relay
-from tests.outbox.sendgrid_stub import Answer
+from tests.outbox.sendgrid_stub import HANG, Answer
 from tests.requests.given import gid, make_request
 
 CREATE = """
@@ -154,3 +156,24 @@ async def test_resolved_requests_read_requests_and_customers_once_each(app, gql,
     mail = Path(relay.settings.app.data_dir) / "mail"
     texts = [p.read_text() for p in mail.glob("*.eml")]
     assert sum("To: bea@example.com" in t for t in texts) == 2 and sum("To: cy@example.com" in t for t in texts) == 1
+
+
+async def test_a_cancelled_round_still_records_what_it_had_sent(app, gql, stub, clock):
+    # given: three messages; SendGrid accepts two, then hangs on the third
+    await new_customers(app, gql, 3)
+    stub.answer(Answer(202), Answer(202), HANG)
+    relay = sendgrid_relay(app, stub, clock, outbox__batch_size=10, outbox__concurrency=1, email__timeout_seconds=5.0)
+
+    # when: the round is cancelled (a server shutting down) while the third send hangs
+    async with anyio.create_task_group() as group:
+        group.start_soon(relay.run_once)
+        assert await anyio.to_thread.run_sync(stub.wait_for, 3)
+        group.cancel_scope.cancel()  # cancels every await of the round, unless shielded
+    stub.release.set()
+
+    # then: the two sent ones are delivered (one update at the end of the round), the third is still claimed
+    rows = await outbox_rows(app)
+    assert sorted(r.state for r in rows) == ["delivered", "delivered", "pending"]
+    assert sorted(stub.accepted()) == sorted(str(r.idempotency_key) for r in rows if r.state == "delivered")
+    [unsent] = [r for r in rows if r.state == "pending"]
+    assert unsent.claimed_by == "test-relay" and unsent.delivered_at is None
