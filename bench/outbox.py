@@ -7,6 +7,9 @@ Throughput: N customers and their `email.customer_created` rows are written set-
 `customer-graph worker` processes deliver them with the real `sendgrid` client into the stub of the tests
 (tests/outbox/sendgrid_stub.py, on 127.0.0.1, answering 202 after --latency-ms). Messages per second are counted
 from the stub's first to its last accepted request; it also checks that no message was accepted twice.
+Relay CPU (`--relay-cpu N`, off by default): one relay in this process delivers N rows, batches of 50, into a
+no-op backend (the relay's own cost: claim, read, compose, record) and into the development mailbox; CPU time of
+this process per message (PostgreSQL's is not counted), median of 5 runs, so it is steadier than the throughput.
 createCustomer: the in-process app, sequential calls; the time spent in the `INSERT INTO outbox` statement is
 measured with a cursor listener and set against the whole mutation. Prints figures; asserts nothing about time.
 On a shared 2-core machine the stub, PostgreSQL and the workers compete for the same cores.
@@ -131,6 +134,60 @@ def throughput(url: str, n: int, workers: int, latency_ms: float, timeout: float
     )
 
 
+class _NoSend:
+    name = "none"
+
+    async def send(self, message: object) -> None:
+        return None
+
+
+async def _relay_round_trip(url: str, backend_name: str) -> tuple[int, float, float]:
+    from db.engine import create_engine, create_sessionmaker
+    from integrations.email.mailbox import FileMailbox
+    from server.relay import Relay
+    from server.settings import Settings
+
+    settings = Settings()
+    settings.app.env = "test"
+    settings.email.sales_recipients = ["sales@example.com"]
+    settings.outbox.batch_size = 50
+    engine = create_engine(url, pool_size=settings.outbox.concurrency + 2, max_overflow=2)
+    mail = tempfile.mkdtemp(prefix="cg-bench-mail-")
+    backend = _NoSend() if backend_name == "none" else FileMailbox(mail, sender="bench@example.com")
+    relay = Relay(create_sessionmaker(engine), backend, settings, worker="bench")  # type: ignore[arg-type]
+    try:
+        await relay.run_once()  # warm-up: the first batch (connections, prepared statements)
+        cpu, wall, sent = time.process_time(), time.perf_counter(), 0
+        while claimed := await relay.run_once():
+            sent += claimed
+        return sent, time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        await engine.dispose()
+
+
+def relay_cpu(url: str, n: int) -> list[str]:
+    import logging
+
+    logging.disable(logging.WARNING)
+    lines = []
+    for backend in ("none", "file"):
+        per_message, rates = [], []
+        for _ in range(5):
+            fill(url, n + 50)
+            sent, cpu, wall = asyncio.run(_relay_round_trip(url, backend))
+            assert sent == n, f"{sent} of {n} delivered"
+            per_message.append(cpu / sent * 1e6)
+            rates.append(sent / wall)
+        runs = ", ".join(f"{x:.0f}" for x in per_message)
+        lines.append(
+            f"relay CPU, {n} messages into {'no backend' if backend == 'none' else 'the file mailbox'}: "
+            f"median {statistics.median(per_message):,.0f} us/message (runs {runs}), "
+            f"{statistics.median(rates):,.0f} messages/s"
+        )
+    logging.disable(logging.NOTSET)
+    return lines
+
+
 async def create_customer_cost(url: str, calls: int) -> list[str]:
     from asgi_lifespan import LifespanManager
     from httpx import ASGITransport, AsyncClient
@@ -199,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="the stub's delay before each answer")
     parser.add_argument("--calls", type=int, default=300, help="createCustomer calls to time")
     parser.add_argument("--timeout", type=float, default=300.0, help="longest wait for one throughput run")
+    parser.add_argument("--relay-cpu", type=int, default=0, metavar="N", help="also time one relay on N messages")
     args = parser.parse_args(argv)
     from server import migrate
 
@@ -206,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate.upgrade(url)
         for count in (int(w) for w in args.workers.split(",")):
             print(throughput(url, args.messages, count, args.latency_ms, args.timeout), flush=True)
+        for line in relay_cpu(url, args.relay_cpu) if args.relay_cpu else []:
+            print(line, flush=True)
         for line in asyncio.run(create_customer_cost(url, args.calls)):
             print(line, flush=True)
     return 0

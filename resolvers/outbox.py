@@ -8,17 +8,21 @@ recipient, an unknown topic — raises `PermanentFailure` and is marked dead wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlmodel import col
 
 from db import models
 from db.enums import RequestStatus, Role
 from db.loaders import fetch_list
 from db.paging import Ordering, Page
+from db.reader import select_rows
 from db.refs import entity_ref
 from integrations.email import EmailMessage, PermanentFailure
 from integrations.email.addresses import recipients
@@ -66,10 +70,48 @@ async def customer_has_email(session: AsyncSession, customer_id: int) -> bool:
 
 # --- composing the email a row stands for (at delivery) -------------------------------------------------
 
+_IDS = bindparam("ids", type_=ARRAY(BigInteger))
+CUSTOMERS_BY_ID = select_rows(models.Customer).where(col(models.Customer.id) == any_(_IDS))
+REQUESTS_BY_ID = select_rows(models.SupportRequest).where(col(models.SupportRequest.id) == any_(_IDS))
+_BIGINT = range(-(2**63), 2**63)
+
+
+@dataclass(frozen=True)
+class Records:
+    """What a batch of rows needs from the database to become emails: customers and requests by id, as Core rows
+    (attribute access by column name). A row whose record is absent here is composed as "no longer exists"."""
+
+    customers: Mapping[int, Any] = field(default_factory=dict)
+    requests: Mapping[int, Any] = field(default_factory=dict)
+
+
+async def load(db: AsyncConnection | AsyncSession, rows: Sequence[Any]) -> Records:
+    """Every record `rows` need, in one SELECT per table (`id = ANY(:ids)`; the same statement text for any batch
+    size): requests first (for `email.request_resolved`), then the customers of both topics. No statement at all
+    for a batch that needs neither. Run it on an autocommit connection: each SELECT is its own snapshot."""
+    request_ids = {pk for row in rows if row.topic == REQUEST_RESOLVED if (pk := _key(_payload(row), "request_id"))}
+    requests: dict[int, Any] = {}
+    if request_ids:
+        found = await db.execute(REQUESTS_BY_ID, {"ids": sorted(request_ids)})
+        requests = {request.id: request for request in found}
+    customer_ids = {pk for row in rows if row.topic == CUSTOMER_CREATED if (pk := _key(_payload(row), "customer_id"))}
+    customer_ids.update(request.customer_id for request in requests.values())
+    customers: dict[int, Any] = {}
+    if customer_ids:
+        found = await db.execute(CUSTOMERS_BY_ID, {"ids": sorted(customer_ids)})
+        customers = {customer.id: customer for customer in found}
+    return Records(customers, requests)
+
 
 async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -> EmailMessage:
-    """The email for one outbox row (`row`: id, topic, payload, idempotency_key)."""
-    payload: dict[str, Any] = row.payload if isinstance(row.payload, dict) else {}
+    """The email for one outbox row (`row`: id, topic, payload, idempotency_key). The relay loads a whole batch
+    with `load` and calls `compose_loaded` per row; this is the same for a single row."""
+    return compose_loaded(await load(session, [row]), settings, row)
+
+
+def compose_loaded(records: Records, settings: ResolverSettings, row: Any) -> EmailMessage:
+    """The email for one outbox row from the batch's `records`; `PermanentFailure` when it can never be one."""
+    payload = _payload(row)
     key = str(row.idempotency_key)
     app_name = settings.app.name
     if row.topic == VERIFY_EMAIL:
@@ -84,7 +126,7 @@ async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -
             raise PermanentFailure("verification link missing from the message")
         return _message("verify_email", to, subject, key, app_name, verify)
     if row.topic == CUSTOMER_CREATED:
-        customer = await _customer(session, payload.get("customer_id"))
+        customer = _customer(records, payload.get("customer_id"))
         to = recipients(settings.email.sales_recipients)
         name = f"{customer.first_name} {customer.last_name}"
         context: dict[str, Any] = {
@@ -99,10 +141,10 @@ async def compose(session: AsyncSession, settings: ResolverSettings, row: Any) -
         subject = f"New customer: {name}" + (f" ({customer.company})" if customer.company else "")
         return _message("customer_created", to, subject, key, app_name, context, category="sales")
     if row.topic == REQUEST_RESOLVED:
-        request = await session.get(models.SupportRequest, _pk(payload.get("request_id")))
+        request = records.requests.get(_pk(payload.get("request_id")))
         if request is None:
             raise PermanentFailure("the request no longer exists")
-        customer = await _customer(session, request.customer_id)
+        customer = _customer(records, request.customer_id)
         if not customer.email:
             raise PermanentFailure("recipient missing: the customer has no email address")
         to = recipients([customer.email])
@@ -138,14 +180,27 @@ def _message(
     return EmailMessage(to=to, subject=subject, text=text, html=html, key=key, category=category)
 
 
+def _payload(row: Any) -> dict[str, Any]:
+    return row.payload if isinstance(row.payload, dict) else {}
+
+
 def _pk(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PermanentFailure("the message names no record")
     return value
 
 
-async def _customer(session: AsyncSession, customer_id: Any) -> models.Customer:
-    customer = await session.get(models.Customer, _pk(customer_id))
+def _key(payload: dict[str, Any], name: str) -> int | None:
+    """The id `payload[name]` names if it could be a row's (a BIGINT), for `load`; anything else loads nothing and
+    is reported by `compose_loaded` (no record named, or no longer exists), so one odd row cannot fail a batch."""
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value not in _BIGINT:
+        return None
+    return value
+
+
+def _customer(records: Records, customer_id: Any) -> Any:
+    customer = records.customers.get(_pk(customer_id))
     if customer is None:
         raise PermanentFailure("the customer no longer exists")
     if customer.erased_at is not None:

@@ -9,16 +9,30 @@ Runs inside every server process (lifespan task; `OUTBOX_RELAY_IN_SERVER=false` 
    ends, so a relay killed mid-batch (SIGKILL, power loss) holds its rows only until then; another relay then
    claims and delivers them. Counting the attempt at claim time means a message that crashes its relay still
    runs out of attempts instead of looping forever.
-2. **Deliver** them, `OUTBOX_CONCURRENCY` at a time. A row whose lease would run out before a send could finish
+2. **Load** what composing the whole batch needs: every customer (and request, for `email.request_resolved`) in
+   ONE `SELECT … WHERE id = ANY(:ids)` per table, on an autocommit connection (no BEGIN / ROLLBACK); each row is
+   then composed from that (`resolvers/outbox.py: load`, `compose_loaded`), so an erased or deleted customer is
+   still never mailed about. If the read fails, every row of the batch is retried with its error.
+3. **Deliver** them, `OUTBOX_CONCURRENCY` at a time. A row whose lease would run out before a send could finish
    (`EMAIL_TIMEOUT_SECONDS`) is handed back unsent, so in the normal path two relays never send the same row.
-3. **Record** each outcome in its own short transaction: delivered; `TransientFailure` (5xx, 429, time-out) →
-   pending again at `now + backoff` (exponential from `OUTBOX_BACKOFF_BASE_SECONDS`, capped at
-   `OUTBOX_BACKOFF_MAX_SECONDS`, "equal jitter": half fixed, half random), or exactly the `Retry-After` the
-   server asked for; `PermanentFailure` (bad or missing recipient, 400, 401) → dead at once; out of
-   `OUTBOX_MAX_ATTEMPTS` → dead. `last_error` keeps the reason.
+4. **Record** outcomes. Every row the round sent is marked delivered by ONE `UPDATE … WHERE id = ANY(:ids)` at
+   the end of the round (also when the round fails or is cancelled: shielded, up to `RECORD_TIMEOUT_SECONDS`),
+   only after its send succeeded. The rare other outcomes are one autocommit UPDATE each, at once:
+   `TransientFailure` (5xx, 429, time-out) → pending again at `now + backoff` (exponential from
+   `OUTBOX_BACKOFF_BASE_SECONDS`, capped at `OUTBOX_BACKOFF_MAX_SECONDS`, "equal jitter": half fixed, half
+   random), or exactly the `Retry-After` the server asked for; `PermanentFailure` (bad or missing recipient,
+   missing or erased customer, 400, 401) → dead at once; out of `OUTBOX_MAX_ATTEMPTS` → dead; a lease too short
+   → released. `last_error` keeps the reason. Metrics and log lines stay one per message.
+
+**What a round costs**, N rows all delivered, whatever N: BEGIN, claim, COMMIT, one SELECT of customers (plus one
+of requests if the batch has `email.request_resolved` rows), one UPDATE — 5 (or 6) statements; before batching
+it was 3 + 6·N (a session per compose, BEGIN/SELECT/ROLLBACK, and a transaction per outcome, BEGIN/UPDATE/COMMIT).
+Each failed row adds one statement. tests/outbox/test_relay_batching.py counts them.
 
 **At-least-once.** A relay that dies after the provider accepted a message but before it recorded that sends it
-again after the lease. Every attempt carries the row's `idempotency_key` (SendGrid `custom_args` and an
+again after the lease; since deliveries are recorded at the end of the round, that is every message the round had
+sent so far (at most `OUTBOX_BATCH_SIZE`), not only the one in flight. A graceful stop still records them.
+Every attempt carries the row's `idempotency_key` (SendGrid `custom_args` and an
 `X-Idempotency-Key` header; the development mailbox names its file by it), so a receiver can drop repeats.
 
 **Time** comes from `clock` (UTC), never from the database, so a test can move it (an hour of SendGrid outage
@@ -29,7 +43,7 @@ so it cannot join the asyncpg transaction a mutation already holds. pgqueuer can
 connection, but it owns its tables (installed by its own CLI, outside our alembic migrations and `alembic check`),
 moves a failed job to a log table, and its retry executors compute their own delays — the admin's list by state,
 "retry this dead one" on the same row, and a next attempt set from a response's `Retry-After` would all be built
-around it. The table the mutations already write plus one claim statement and three small updates is less.
+around it. The table the mutations already write plus one claim statement, one read and four small updates is less.
 """
 
 from __future__ import annotations
@@ -53,16 +67,19 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.engine import create_engine, create_sessionmaker
+from db.reader import autocommit_engine
 from integrations.email import DeliveryError, EmailBackend, PermanentFailure, TransientFailure
 from integrations.email.mailbox import FileMailbox
 from integrations.email.sendgrid_backend import SendGridBackend
 from resolvers import outbox as topics
+from resolvers.settings import ResolverSettings
 from server import metrics
 from server.settings import Settings
 
 log = logging.getLogger("customer_graph.outbox")
 
 Clock = Callable[[], datetime]
+RECORD_TIMEOUT_SECONDS = 10.0  # how long recording a round's deliveries may outlast a cancelled round
 
 CLAIM = text(
     """
@@ -81,7 +98,7 @@ DELIVERED = text(
     """
     UPDATE outbox SET state = 'delivered', delivered_at = :now, claimed_until = NULL, claimed_by = NULL,
                       last_error = NULL
-    WHERE id = :id AND state = 'pending'
+    WHERE id = ANY(:ids) AND state = 'pending'
     """
 )
 RETRY = text(
@@ -167,22 +184,33 @@ class Relay:
         self.worker = worker or worker_name()
         self.rng = rng
         self.wake = asyncio.Event()
+        self.autocommit = autocommit_engine(sessionmaker.kw["bind"])
 
     # --- one round ---------------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; the number of rows claimed."""
+        """Claim one batch, load what composing it needs, deliver it; the number of rows claimed."""
         batch = await self.claim()
-        if batch:
-            limiter = anyio.Semaphore(self.config.concurrency)
+        if not batch:
+            return 0
+        records = await self.load(batch)
+        settings = self.settings.for_resolvers()  # once a round, not once a message
+        delivered: list[Claimed] = []
+        limiter = anyio.Semaphore(self.config.concurrency)
 
-            async def one(item: Claimed) -> None:
-                async with limiter:
-                    await self.deliver(item)
+        async def one(item: Claimed) -> None:
+            async with limiter:
+                if await self.deliver(item, records, settings):
+                    delivered.append(item)
 
+        try:
             async with anyio.create_task_group() as group:
                 for item in batch:
                     group.start_soon(one, item)
+        finally:  # also when the round fails or is cancelled: what was sent is recorded, or resent after the lease
+            with anyio.CancelScope(shield=True) as scope:
+                scope.deadline = anyio.current_time() + RECORD_TIMEOUT_SECONDS
+                await self._delivered(delivered)
         return len(batch)
 
     async def claim(self) -> list[Claimed]:
@@ -193,14 +221,26 @@ class Relay:
             rows = (await session.execute(CLAIM, params)).all()
         return [Claimed(r.id, r.topic, r.payload, r.attempts, r.idempotency_key, r.claimed_until) for r in rows]
 
-    async def deliver(self, item: Claimed) -> None:
+    async def load(self, batch: list[Claimed]) -> topics.Records | Exception:
+        """The customers and requests the whole batch needs, one SELECT per table, no transaction. A failure is
+        returned, not raised: each row of the batch is then retried with it, as if its own compose had failed."""
+        try:
+            async with self.autocommit.connect() as conn:
+                return await topics.load(conn, batch)
+        except Exception as error:
+            return error
+
+    async def deliver(self, item: Claimed, records: topics.Records | Exception, settings: ResolverSettings) -> bool:
+        """Compose and send one row; True once sent (the caller records it delivered). Every other outcome is
+        recorded here (rare, one statement each)."""
         needed = timedelta(seconds=self.settings.email.timeout_seconds + 2)
         if self.clock() + needed > item.lease_end:  # another relay may claim it before we would finish
             await self._write(RELEASE, id=item.id, worker=self.worker)
-            return
+            return False
         try:
-            async with self.sessionmaker() as session:
-                message = await topics.compose(session, self.settings.for_resolvers(), item)
+            if isinstance(records, Exception):
+                raise records
+            message = topics.compose_loaded(records, settings, item)
             await self.backend.send(message)
         except PermanentFailure as failure:
             await self._dead(item, failure.reason)
@@ -212,7 +252,15 @@ class Relay:
             log.exception("outbox message %s failed unexpectedly", item.id, extra={"outbox_id": item.id})
             await self._retry(item, f"{type(error).__name__}: {error}"[:1000], None)
         else:
-            await self._write(DELIVERED, id=item.id, now=self.clock())
+            return True
+        return False
+
+    async def _delivered(self, items: list[Claimed]) -> None:
+        """One UPDATE for every row of the round that was sent, then their metrics."""
+        if not items:
+            return
+        await self._write(DELIVERED, ids=[item.id for item in items], now=self.clock())
+        for item in items:
             metrics.OUTBOX_DELIVERIES.labels(item.topic).inc()
 
     def backoff(self, attempts: int, retry_after: float | None) -> float:
@@ -250,8 +298,9 @@ class Relay:
         )
 
     async def _write(self, statement: Any, **params: Any) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(statement, params)
+        """One UPDATE on an autocommit connection: atomic on its own, no BEGIN / COMMIT round trips."""
+        async with self.autocommit.connect() as conn:
+            await conn.execute(statement, params)
 
     # --- the loop ----------------------------------------------------------------------------------------
 

@@ -2,6 +2,11 @@
 
 The file is named by the message's idempotency key, so a message delivered twice (at-least-once) is one file.
 Open it with any mail client, or read it as text. The log line never holds an address or the body.
+
+Building a message with the `email` package is pure Python (a few ms of CPU, mostly header parsing), so it runs in
+a worker thread to keep the event loop free; one thread at a time (`CapacityLimiter(1)`): with the relay's
+`OUTBOX_CONCURRENCY` threads all building messages they only fought over the GIL, about 15 % more CPU per message
+(`python -m bench.outbox --relay-cpu 1000`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import logging
 import os
 from pathlib import Path
 
+import anyio
 import anyio.to_thread
 
 from integrations.email import EmailMessage
@@ -25,12 +31,15 @@ class FileMailbox:
     def __init__(self, directory: str | Path, *, sender: str) -> None:
         self.directory = Path(directory)
         self.sender = sender
+        self._one_thread: anyio.CapacityLimiter | None = None
 
     def path_for(self, message: EmailMessage) -> Path:
         return self.directory / f"{message.key}.eml"
 
     async def send(self, message: EmailMessage) -> None:
-        path = await anyio.to_thread.run_sync(self._write, message)
+        if self._one_thread is None:
+            self._one_thread = anyio.CapacityLimiter(1)
+        path = await anyio.to_thread.run_sync(self._write, message, limiter=self._one_thread)
         log.info("email written to %s", path, extra={"email_file": str(path), "category": message.category})
 
     def _write(self, message: EmailMessage) -> Path:
