@@ -150,6 +150,8 @@ class CompiledReads:
         # Called with each statement sent on the raw connection (SQLAlchemy's events do not see those): the server
         # counts them with the rest (customer_graph_sql_statements_total).
         self.on_statement: Callable[[str], None] = _nothing
+        # Called after a write committed its outbox row: the server wakes its relay (as the unit of work does).
+        self.outbox_written: Callable[[], None] = _wrote
         # asyncpg's own pool for the compiled statements (db/engine.py `create_read_pool`), set by the server for
         # its lifespan; None: a connection from the engine's pool.
         self.pool: Any = None
@@ -290,6 +292,7 @@ class CompiledReads:
         if row is None:
             self.stats["write handed over"] += 1
             return None
+        self.outbox_written()
         text: str = row[0]
         return text
 
@@ -416,6 +419,10 @@ def _rule(type_name: str, field_name: str) -> Callable[[dict[str, Any], Viewer],
 
 
 def _nothing(_statement: str) -> None:
+    pass
+
+
+def _wrote() -> None:
     pass
 
 

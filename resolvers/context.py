@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,10 @@ if TYPE_CHECKING:  # annotations only: importing the clients' modules here would
     from resolvers.errors import CodedError
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass
 class Services:
     """Long-lived clients built once in the app's lifespan (integrations/), typed by their interfaces."""
@@ -33,6 +38,8 @@ class Services:
     ai: AIService | None = None  # None when AI is not configured
     oidc: OIDCVerifier | None = None  # None when SSO is off
     events: EventHub | None = None  # in-process pub/sub for subscriptions, started in the lifespan
+    # Called after a commit that wrote outbox rows: wakes this process's relay (set in the lifespan when it runs).
+    outbox_written: Callable[[], None] = _nothing
 
 
 @dataclass

@@ -126,10 +126,18 @@ def unique_constraint(error: IntegrityError) -> str | None:
 class UnitOfWork:
     """One mutation's session and transaction; see the module docstring."""
 
-    def __init__(self, session: AsyncSession, *, actor: Actor, loaders: Loaders | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        actor: Actor,
+        loaders: Loaders | None = None,
+        outbox_written: Callable[[], None] | None = None,
+    ) -> None:
         self.session = session
         self.actor = actor
         self._loaders = loaders
+        self._outbox_written = outbox_written
         self._cache_changes: list[Callable[[Loaders], None]] = []
         self._after_commit: list[AfterCommit] = []
         self.audit_rows: list[AuditRecord] = []
@@ -204,6 +212,8 @@ class UnitOfWork:
         if self._loaders is not None:
             for change in self._cache_changes:
                 change(self._loaders)
+        if self.outbox_rows and self._outbox_written is not None:
+            self._outbox_written()
         for fn in self._after_commit:
             try:
                 result = fn()
@@ -220,9 +230,10 @@ async def _work(
     actor: Actor,
     loaders: Loaders | None,
     conflicts: Mapping[str, DomainError] | None,
+    outbox_written: Callable[[], None] | None = None,
 ) -> AsyncIterator[UnitOfWork]:
     async with sessionmaker() as session:
-        uow = UnitOfWork(session, actor=actor, loaders=loaders)
+        uow = UnitOfWork(session, actor=actor, loaders=loaders, outbox_written=outbox_written)
         try:
             async with session.begin():
                 yield uow
@@ -243,7 +254,13 @@ def unit_of_work(
     """The unit of work of one mutation of this request: its viewer acts, its loaders are kept in step.
 
     `conflicts` maps a unique constraint's name to the CONFLICT error to report when it is violated."""
-    return _work(ctx.sessionmaker, actor=actor_of(ctx), loaders=ctx.loaders, conflicts=conflicts)
+    return _work(
+        ctx.sessionmaker,
+        actor=actor_of(ctx),
+        loaders=ctx.loaders,
+        conflicts=conflicts,
+        outbox_written=ctx.services.outbox_written,
+    )
 
 
 def system_unit_of_work(

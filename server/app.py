@@ -270,6 +270,8 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
         purging = retention.start(app.state, settings)
         outbox = relay.start_in_server(app.state.sessionmaker, app.state.services.email, settings)
         app.state.relay = outbox.relay if outbox else None
+        if outbox is not None:  # a committed outbox row wakes this process's relay (resolver path and compiled)
+            app.state.services.outbox_written = compiled.outbox_written = outbox.relay.wake.set
         runtime.after_startup()
         try:
             async with websocket.running(app.state, url):

@@ -1,7 +1,10 @@
 """The outbox relay: delivers the rows mutations wrote to `outbox`, after their transaction committed.
 
 Runs inside every server process (lifespan task; `OUTBOX_RELAY_IN_SERVER=false` turns it off) and as
-`customer-graph worker`, any number of processes. Each round:
+`customer-graph worker`, any number of processes. A round starts at once after a full batch, at once when a
+mutation of the same process committed an outbox row (`Services.outbox_written` wakes it: the unit of work and the
+compiled write call it), and otherwise after a wait: `OUTBOX_POLL_SECONDS` after a round that found work, doubling
+with each empty round up to `OUTBOX_IDLE_POLL_MAX_SECONDS`, so an idle server looks rarely. Each round:
 
 1. **Claim** up to `OUTBOX_BATCH_SIZE` due rows in one statement: `SELECT … FOR UPDATE SKIP LOCKED` picks rows no
    other relay is claiming, and the UPDATE sets a lease (`claimed_until = now + OUTBOX_LEASE_SECONDS`,
@@ -304,22 +307,36 @@ class Relay:
 
     # --- the loop ----------------------------------------------------------------------------------------
 
+    def idle_wait(self, previous: float | None, claimed: int) -> float:
+        """Seconds to wait after a round that claimed `claimed` rows: `OUTBOX_POLL_SECONDS` after a round that
+        found work, then doubling with every empty round up to `OUTBOX_IDLE_POLL_MAX_SECONDS`."""
+        poll = self.config.poll_seconds
+        if claimed or previous is None:
+            return poll
+        return max(poll, min(previous * 2, self.config.idle_poll_max_seconds))
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Rounds until `stop` is set: at once again after a full batch, else after `OUTBOX_POLL_SECONDS`
-        (or when `wake` is set). A database outage is logged and waited out, never fatal."""
+        """Rounds until `stop` is set: at once again after a full batch; else when `wake` is set (a mutation of
+        this process committed an outbox row) or after `idle_wait`. A database outage is logged and waited out,
+        never fatal."""
+        wait: float | None = None
         while not stop.is_set():
+            self.wake.clear()  # a wake during the round below starts the next one at once
             try:
                 claimed = await self.run_once()
             except Exception as error:  # the database is down or restarting: wait and try again
                 log.warning("outbox relay round failed: %s: %s", type(error).__name__, str(error)[:200])
                 claimed = 0
             if claimed >= self.config.batch_size:
+                wait = None
                 continue
-            self.wake.clear()
+            wait = self.idle_wait(wait, claimed)
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-            await asyncio.wait(waiters, timeout=self.config.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+            if self.wake.is_set():
+                wait = None
 
 
 async def refresh_gauges(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime | None = None) -> None:

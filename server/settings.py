@@ -112,6 +112,8 @@ class OutboxSettings(BaseSettings):
     batch_size: int = Field(default=20, ge=1, le=1000)
     concurrency: int = Field(default=8, ge=1, le=100)  # deliveries in flight per relay process
     poll_seconds: float = Field(default=1.0, gt=0)
+    # while rounds find nothing, the wait doubles up to this; a mutation of the same process wakes its relay at once
+    idle_poll_max_seconds: float = Field(default=5.0, gt=0)
     lease_seconds: float = Field(default=60.0, gt=0)  # a claimed row is re-claimed after this (its worker died)
     max_attempts: int = Field(default=30, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
