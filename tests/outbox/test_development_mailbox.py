@@ -166,3 +166,31 @@ async def test_the_server_runs_the_relay_itself_by_default(app, database_url, gq
 
     # then
     assert len(list((Path(settings.app.data_dir) / "mail").glob("*.eml"))) == 2
+
+
+def test_a_mailbox_file_reads_back_as_sent_and_stays_readable(tmp_path):
+    # given a message with non-ASCII text, markup, and a header value trying to start a header of its own
+    from integrations.email import EmailMessage
+    from integrations.email.mailbox import FileMailbox
+
+    message = EmailMessage(
+        to=("zoë@example.com", "sales@example.com"),
+        subject="New customer: Zoë Ünal",
+        text="Name: Zoë Ünal\nPlain ASCII line.\n",
+        html="<p>Zoë &amp; <b>Ünal</b></p>",
+        key="3f1c0d8e-0000-4000-8000-000000000001",
+        headers={"X-Category": "sales\r\nBcc: attacker@example.com"},
+    )
+
+    # when the mailbox writes it
+    path = FileMailbox(tmp_path, sender="Customer Graph <noreply@example.com>")._write(message)
+
+    # then a mail parser reads back every header and both parts, and the file is text a person can read
+    parsed = read(path)
+    assert parsed["Subject"] == "New customer: Zoë Ünal"
+    assert parsed["To"] == "zoë@example.com, sales@example.com"
+    assert parsed["X-Idempotency-Key"] == message.key and parsed["Bcc"] is None
+    assert parsed["X-Category"] == "sales Bcc: attacker@example.com"
+    assert parts(parsed) == (message.text, message.html)
+    raw = path.read_bytes()
+    assert b"Plain ASCII line." in raw and b"Content-Type: multipart/alternative" in raw
