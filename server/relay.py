@@ -8,10 +8,10 @@ with each empty round up to `OUTBOX_IDLE_POLL_MAX_SECONDS`, so an idle server lo
 
 1. **Claim** up to `OUTBOX_BATCH_SIZE` due rows in one statement: `SELECT … FOR UPDATE SKIP LOCKED` picks rows no
    other relay is claiming, and the UPDATE sets a lease (`claimed_until = now + OUTBOX_LEASE_SECONDS`,
-   `claimed_by`, `attempts + 1`) and commits at once. A claimed row is invisible to other relays until its lease
-   ends, so a relay killed mid-batch (SIGKILL, power loss) holds its rows only until then; another relay then
-   claims and delivers them. Counting the attempt at claim time means a message that crashes its relay still
-   runs out of attempts instead of looping forever.
+   `claimed_by`, `attempts + 1`) on an autocommit connection, so it commits at once. A claimed row is invisible
+   to other relays until its lease ends, so a relay killed mid-batch (SIGKILL, power loss) holds its rows only
+   until then; another relay then claims and delivers them. Counting the attempt at claim time means a message
+   that crashes its relay still runs out of attempts instead of looping forever.
 2. **Load** what composing the whole batch needs: every customer (and request, for `email.request_resolved`) in
    ONE `SELECT … WHERE id = ANY(:ids)` per table, on an autocommit connection (no BEGIN / ROLLBACK); each row is
    then composed from that (`resolvers/outbox.py: load`, `compose_loaded`), so an erased or deleted customer is
@@ -27,9 +27,10 @@ with each empty round up to `OUTBOX_IDLE_POLL_MAX_SECONDS`, so an idle server lo
    missing or erased customer, 400, 401) → dead at once; out of `OUTBOX_MAX_ATTEMPTS` → dead; a lease too short
    → released. `last_error` keeps the reason. Metrics and log lines stay one per message.
 
-**What a round costs**, N rows all delivered, whatever N: BEGIN, claim, COMMIT, one SELECT of customers (plus one
-of requests if the batch has `email.request_resolved` rows), one UPDATE — 5 (or 6) statements; before batching
-it was 3 + 6·N (a session per compose, BEGIN/SELECT/ROLLBACK, and a transaction per outcome, BEGIN/UPDATE/COMMIT).
+**What a round costs**, N rows all delivered, whatever N: the claim, one SELECT of customers (plus one of requests
+if the batch has `email.request_resolved` rows), one UPDATE — 3 (or 4) statements, each its own transaction; a
+round that finds nothing is the claim alone. Before batching it was 3 + 6·N (a session per compose,
+BEGIN/SELECT/ROLLBACK, and a transaction per outcome, BEGIN/UPDATE/COMMIT).
 Each failed row adds one statement. tests/outbox/test_relay_batching.py counts them.
 
 **At-least-once.** A relay that dies after the provider accepted a message but before it recorded that sends it
@@ -220,8 +221,8 @@ class Relay:
         now = self.clock()
         lease_end = now + timedelta(seconds=self.config.lease_seconds)
         params = {"now": now, "lease_end": lease_end, "worker": self.worker, "limit": self.config.batch_size}
-        async with self.sessionmaker() as session, session.begin():
-            rows = (await session.execute(CLAIM, params)).all()
+        async with self.autocommit.connect() as conn:  # one statement: atomic on its own, no BEGIN / COMMIT
+            rows = (await conn.execute(CLAIM, params)).all()
         return [Claimed(r.id, r.topic, r.payload, r.attempts, r.idempotency_key, r.claimed_until) for r in rows]
 
     async def load(self, batch: list[Claimed]) -> topics.Records | Exception:
