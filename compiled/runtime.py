@@ -9,6 +9,10 @@ Flow for one request (after strawberry parsed and validated the document, before
 4. one statement on a pooled connection, outside any transaction; PostgreSQL's JSON text is the response's
    `data`, untouched by Python.
 A database error also hands the request over (nothing was written): the resolver path answers as it always does.
+
+A mutation takes the same steps when its one write has a rule (compiled/writes.py: `createCustomer`); its statement
+writes and returns the payload, and a write whose outcome is unknown is answered SERVICE_UNAVAILABLE, never handed
+over (the resolver path could write it a second time).
 """
 
 from __future__ import annotations
