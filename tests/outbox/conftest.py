@@ -96,3 +96,12 @@ async def drain(app: Any, relay: Relay, clock: Clock, *, rounds: int = 200) -> i
             return used
         clock.to(due)
     raise AssertionError(f"still pending after {rounds} rounds")
+
+
+# Documents the outbox tests send (each writes an outbox row).
+CREATE_CUSTOMER = """
+mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }"""
+CHANGE_STATUS = """
+mutation ($input: ChangeRequestStatusInput!) {
+  changeRequestStatus(input: $input) { request { status } errors { code } }
+}"""

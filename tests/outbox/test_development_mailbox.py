@@ -15,17 +15,13 @@ from db.enums import RequestStatus, Role
 from server.app import create_app
 from tests.conftest import test_settings as settings_for
 from tests.factories import make_customer, make_user
-from tests.outbox.conftest import SALES, drain, mailbox_relay, outbox_rows
+from tests.outbox.conftest import CHANGE_STATUS, SALES, drain, mailbox_relay, outbox_rows
 from tests.requests.given import gid, make_request
 
 SIGNUP = """
 mutation ($input: SignupInput!) { signup(input: $input) { user { id } errors { code } } }"""
 VERIFY = """
 mutation ($token: String!) { verifyEmail(token: $token) { user { emailVerified } errors { code } } }"""
-CHANGE = """
-mutation ($input: ChangeRequestStatusInput!) {
-  changeRequestStatus(input: $input) { request { status } errors { code } }
-}"""
 
 
 def read(path: Path) -> email.message.EmailMessage:
@@ -125,7 +121,7 @@ async def test_completed_and_rejected_requests_are_mailed_to_the_customer(app, g
         (back, "PENDING", None),
     ):
         body = await gql(
-            CHANGE,
+            CHANGE_STATUS,
             {"input": {"requestId": gid("Request", request), "status": status, "resolutionComment": comment}},
             token=admin.token,
         )

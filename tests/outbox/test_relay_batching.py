@@ -10,22 +10,15 @@ import anyio
 
 from db.enums import RequestStatus, Role
 from tests.factories import make_customer, make_user
-from tests.outbox.conftest import mailbox_relay, outbox_rows, sendgrid_relay
+from tests.outbox.conftest import CHANGE_STATUS, CREATE_CUSTOMER, mailbox_relay, outbox_rows, sendgrid_relay
 from tests.outbox.sendgrid_stub import HANG, Answer
 from tests.requests.given import gid, make_request
-
-CREATE = """
-mutation ($input: CreateCustomerInput!) { createCustomer(input: $input) { customer { id } errors { code } } }"""
-CHANGE = """
-mutation ($input: ChangeRequestStatusInput!) {
-  changeRequestStatus(input: $input) { request { status } errors { code } }
-}"""
 
 
 async def new_customers(app, gql, n: int) -> None:
     sales = await make_user(app, Role.SALES)
     for i in range(n):
-        body = await gql(CREATE, {"input": {"firstName": f"Bo{i}", "lastName": "Batch"}}, token=sales.token)
+        body = await gql(CREATE_CUSTOMER, {"input": {"firstName": f"Bo{i}", "lastName": "Batch"}}, token=sales.token)
         assert body["data"]["createCustomer"]["errors"] == []
 
 
@@ -140,7 +133,7 @@ async def test_resolved_requests_read_requests_and_customers_once_each(app, gql,
     for customer in (bea, cy, bea):
         request = await make_request(app, customer, status=RequestStatus.IN_PROGRESS, processed_by=admin.user)
         body = await gql(
-            CHANGE, {"input": {"requestId": gid("Request", request), "status": "COMPLETED"}}, token=admin.token
+            CHANGE_STATUS, {"input": {"requestId": gid("Request", request), "status": "COMPLETED"}}, token=admin.token
         )
         assert body["data"]["changeRequestStatus"]["errors"] == []
     await new_customers(app, gql, 1)

@@ -17,11 +17,7 @@ from server.app import create_app
 from server.relay import Relay
 from tests.conftest import test_settings as settings_for
 from tests.factories import make_user
-from tests.outbox.conftest import outbox_rows
-
-CREATE = """mutation ($input: CreateCustomerInput!) {
-  createCustomer(input: $input) { customer { id } errors { code } }
-}"""
+from tests.outbox.conftest import CREATE_CUSTOMER, outbox_rows
 
 
 def test_the_idle_wait_doubles_up_to_its_limit_and_resets_after_work(app):
@@ -53,7 +49,7 @@ async def test_a_mutation_wakes_its_own_relay_at_once(app, database_url, compile
             # when a customer is created through that server
             answer = await client.post(
                 "/graphql",
-                json={"query": CREATE, "variables": {"input": {"firstName": "Wake", "lastName": "Up"}}},
+                json={"query": CREATE_CUSTOMER, "variables": {"input": {"firstName": "Wake", "lastName": "Up"}}},
                 headers={"Authorization": f"Bearer {sales.token}"},
             )
             assert answer.json()["data"]["createCustomer"]["errors"] == []
