@@ -389,3 +389,36 @@ async def test_a_write_whose_outcome_is_unknown_on_the_full_pipeline(app, client
     error = answer.json()["errors"][0]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and error["path"] == ["createCustomer"]
     assert await listener.fetchval("SELECT count(*) FROM customers") == 0
+
+
+SLOW_INSERT = """
+CREATE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$;
+CREATE TRIGGER test_slow_insert AFTER INSERT ON customers FOR EACH ROW
+WHEN (NEW.email = 'Race.Same@example.com') EXECUTE FUNCTION test_slow_insert();
+"""
+
+
+async def test_racing_hot_writes_of_one_email_make_one_customer(app, client, listener):
+    # given a hot write, and inserts of one email held open long enough that writers overlap
+    admin = await make_user(app, Role.ADMIN)
+    await hot_post(client, admin.token, "race.warm.1@example.com")
+    await hot_post(client, admin.token, "race.warm.2@example.com")
+    await listener.execute(SLOW_INSERT)
+    try:
+        # when eight requests race to create customers with that email
+        answers = await asyncio.gather(*(hot_post(client, admin.token, "Race.Same@example.com") for _ in range(8)))
+    finally:
+        await listener.execute("DROP TRIGGER test_slow_insert ON customers; DROP FUNCTION test_slow_insert()")
+
+    # then PostgreSQL refused the losers' statements (a unique violation: rolled back), the resolver path answered
+    # them: exactly one customer has the email, every other request is a CONFLICT in its payload, never an error
+    assert app.state.compiled.stats["write refused"] >= 1
+    payloads = [a.json()["data"]["createCustomer"] for a in answers]
+    assert all(a.status_code == 200 and "errors" not in a.json() for a in answers)
+    created = [p for p in payloads if p["customer"] is not None]
+    assert len(created) == 1 and created[0]["errors"] == []
+    assert all([e["code"] for e in p["errors"]] == ["CONFLICT"] for p in payloads if p["customer"] is None)
+    rows = await listener.fetch("SELECT email FROM customers")
+    assert [r["email"] for r in rows].count("Race.Same@example.com") == 1
+    assert await listener.fetchval("SELECT count(*) FROM outbox") == len(rows)  # none for the refused writes
