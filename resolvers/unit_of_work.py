@@ -20,7 +20,7 @@ What it owns, so mutations never repeat it by hand:
   (or the system actor of a CLI command), keys in `SECRET_KEYS` never reach `details`, an integer `entity_id`
   becomes the entity's stored reference (db/refs.py).
 - **The outbox row** (`uow.outbox`): the only place an `OutboxMessage` is built; the relay delivers it after
-  commit, at least once.
+  commit, at least once. A commit that wrote one wakes this process's relay (`Services.outbox_written`).
 - **Unique violations → CONFLICT.** An `IntegrityError` for a unique constraint, raised while flushing or at
   commit, becomes a `DomainError` with code CONFLICT: the one given for that constraint in `conflicts`, else a
   generic one. Other integrity errors stay bugs.

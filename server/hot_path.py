@@ -111,9 +111,9 @@ class HotPath:
             if over_limit(figures, self.limits) is not None:
                 return None
             cost = figures.total_cost
-        request_id = request.scope.get("state", {}).get("request_id")
         try:
             if hot.tree.is_write:  # never cancelled half-way: PostgreSQL's statement_timeout bounds it
+                request_id = request.scope.get("state", {}).get("request_id")  # RequestLog's, for the audit record
                 answered = await self.compiled.run_hot(
                     hot, variables, user_id=user_id, engine=state.engine, request_id=request_id
                 )
