@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import re
-import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -19,10 +15,9 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compiled.runtime import CompiledReads
 from compiled.runtime import extension as compiled_extension
@@ -31,24 +26,21 @@ from integrations.ai import service_from_settings as ai_service_from_settings
 from integrations.auth.oidc import verifier_from_settings
 from integrations.auth.tokens import TokenService
 from integrations.storage import storage_from_settings
-from resolvers.context import RequestContext, Services
+from resolvers.context import Services
 from schema.limits import Limits
 from schema.root import build_schema
 from server import __version__, files, graphiql, metrics, migrate, relay, retention, runtime, websocket
 from server.context import GraphQLApp
 from server.embedded_pg import EmbeddedUnavailable, load_pgserver, start_embedded
-from server.hot_path import HotContext, HotPath
+from server.hot_path import HotLane, HotPath
 from server.http_rules import BodyLimit
 from server.logs import configure_logging
 from server.persisted_queries import PersistedQueries
 from server.proxies import TrustedProxies
+from server.request_log import RequestLog
 from server.settings import Settings, get_settings
 from server.signing_key import ensure_signing_key
 from server.uploads import MultipartGuard
-
-log = logging.getLogger("customer_graph.http")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
-CLIENT_CLOSED_REQUEST = 499  # logged (never sent) when the client disconnects mid-request, as nginx does
 
 
 class ConfigError(RuntimeError):
@@ -83,73 +75,6 @@ def build_services(settings: Settings) -> Services:
         ai=ai_service_from_settings(settings.ai),
         email=relay.email_backend(settings),
     )
-
-
-class RequestLog:
-    """One JSON log line and one metrics sample per HTTP request; honours and returns X-Request-ID."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        client_gone = False
-        try:
-            await self.app(scope, receive, send_with_id)
-        except ClientDisconnect:  # the client went away before its request body arrived: its choice, not our error
-            client_gone, status = True, CLIENT_CLOSED_REQUEST
-        finally:
-            elapsed = time.perf_counter() - started
-            ctx: RequestContext | HotContext | None = scope["state"].get("graphql_context")
-            path = scope.get("path", "")
-            route = path if path in ("/", "/graphql", "/health", "/ready", "/metrics") else "other"
-            codes = ctx.outcome.error_codes if ctx is not None else None
-            outcome = "ok" if status < 400 and not codes else ("error" if status < 500 else "server_error")
-            if client_gone:
-                outcome = "client_closed"
-            if codes and "INTERNAL_SERVER_ERROR" in codes:
-                outcome = "server_error"
-            operation = (ctx.operation_name if ctx is not None else None) or "-"
-            if route == "/graphql":
-                operation = operation[:64]
-            # Metric labels stay bounded: a registered document's operation name, else "other" (never client-chosen)
-            label = (ctx.outcome.known_operation if ctx is not None else None) or (
-                "other" if route == "/graphql" else "-"
-            )
-            metrics.REQUESTS.labels(route, label, outcome).inc()
-            metrics.LATENCY.labels(route, label, outcome).observe(elapsed)
-            if route not in ("/health", "/metrics"):
-                log.info(
-                    "request",
-                    extra={
-                        "request_id": request_id,
-                        "method": scope.get("method"),
-                        "route": route,
-                        "status": status,
-                        "operation": operation,
-                        "outcome": outcome,
-                        "error_codes": codes or [],
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "viewer_id": ctx.viewer.user_id if ctx is not None and ctx.viewer else None,
-                    },
-                )
 
 
 async def describe(request: Request) -> JSONResponse:
@@ -324,6 +249,7 @@ def create_app(settings: Settings | None = None, *, database_url_override: str |
             Route("/files/{token}", files.download, methods=["GET"]),
         ],
         middleware=[
+            Middleware(HotLane, max_body_bytes=settings.limits.max_body_bytes),
             Middleware(TrustedProxies, proxies=settings.app.trusted_proxies),
             Middleware(RequestLog),
             Middleware(

@@ -13,6 +13,10 @@ What a request must be to take it (anything else takes the full pipeline, which 
 A compiled write (`createCustomer`, compiled/writes.py) takes it too: one statement writes the row, its audit
 record, outbox row and notification, and checks the viewer's row itself.
 
+Where it runs: `HotLane`, the first middleware, takes a request that qualifies before the rest of the stack (a
+`Content-Length` within the body limit, no `Origin`), and hands it on with its body when the hot path declines; the
+GraphQL view tries the ones the lane passed on untried (a browser's, a chunked body). Once per request.
+
 The answer is byte for byte the full pipeline's for a compiled document: `{"data": <PostgreSQL's JSON>}` plus
 `extensions.cost` for an ADMIN, with the same media type; the request log line is the same too.
 """
@@ -20,14 +24,16 @@ The answer is byte for byte the full pipeline's for a compiled document: `{"data
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compiled.runtime import CompiledReads
 from compiled.writes import OutcomeUnknown
@@ -37,18 +43,26 @@ from resolvers.viewer import Viewer
 from schema.extensions import selected_operation
 from schema.limits import Limits, measure, over_limit
 from server.http_rules import GRAPHQL_RESPONSE_JSON, JSON, wants_graphql_response
+from server.request_log import record, request_id
 
+log = logging.getLogger("customer_graph.hot_path")
 BODY_KEYS = frozenset({"query", "operationName", "variables"})
 VERIFIED_TOKENS = 10_000
 
 
 @dataclass
 class HotContext:
-    """What the request log reads of a request's context (server/app.py: RequestLog)."""
+    """What the request log reads of a request's context (server/request_log.py)."""
 
     viewer: Viewer
     operation_name: str | None
     outcome: RequestOutcome = field(default_factory=RequestOutcome)
+
+
+@dataclass(frozen=True, slots=True)
+class HotAnswer:
+    body: bytes
+    media_type: str
 
 
 def _accepts_json(accept: str | None) -> bool:
@@ -67,13 +81,20 @@ class HotPath:
         self.limits = Limits.from_settings(state.settings.limits)
         self.verified: OrderedDict[str, tuple[int, float]] = OrderedDict()  # token -> (user id, expiry)
 
-    async def serve(self, request: Request) -> Response | None:
-        """The response, or None: the full pipeline answers (the body stays readable, Starlette keeps it)."""
-        state = self.state
-        settings = state.settings
-        if not self.compiled.enabled() or not self.compiled.hot.items:
+    def armed(self) -> bool:
+        """Whether any request could take the hot path now (a document is hot and the compiled path is on)."""
+        return bool(self.compiled.hot.items) and self.compiled.enabled()
+
+    async def serve(
+        self, headers: Headers, read_body: Callable[[], Awaitable[bytes]], state: dict[str, Any]
+    ) -> HotAnswer | None:
+        """The answer to a request with these headers and body (read only once the headers qualify), or None: the
+        full pipeline answers it. `state` is the request's `scope["state"]`: it holds the request id (the request
+        log's), and gets the context the request log reads, and the mark of a write whose outcome is unknown."""
+        settings = self.state.settings
+        if state.get("hot_path_tried") or not self.armed():  # once per request: the lane's miss is not retried
             return None
-        headers = request.headers
+        state["hot_path_tried"] = True
         media = (headers.get("content-type") or "").split(";")[0].strip().lower()
         scheme, _, token = (headers.get("authorization") or "").partition(" ")
         token = token.strip()
@@ -82,11 +103,11 @@ class HotPath:
         accept = headers.get("accept")
         if not _accepts_json(accept):
             return None
-        persisted = getattr(state, "persisted_queries", None)
+        persisted = getattr(self.state, "persisted_queries", None)
         if persisted is None or persisted.trusted_only:
             return None
         try:
-            data = orjson.loads(await request.body())
+            data = orjson.loads(await read_body())
         except orjson.JSONDecodeError:
             return None
         if type(data) is not dict or not data.keys() <= BODY_KEYS:
@@ -113,26 +134,25 @@ class HotPath:
             cost = figures.total_cost
         try:
             if hot.tree.is_write:  # never cancelled half-way: PostgreSQL's statement_timeout bounds it
-                request_id = request.scope.get("state", {}).get("request_id")  # RequestLog's, for the audit record
                 answered = await self.compiled.run_hot(
-                    hot, variables, user_id=user_id, engine=state.engine, request_id=request_id
+                    hot, variables, user_id=user_id, engine=self.state.engine, request_id=state.get("request_id")
                 )
             else:
                 async with asyncio.timeout(settings.limits.execution_timeout_seconds):
-                    answered = await self.compiled.run_hot(hot, variables, user_id=user_id, engine=state.engine)
+                    answered = await self.compiled.run_hot(hot, variables, user_id=user_id, engine=self.state.engine)
         except TimeoutError:
             return None
         except OutcomeUnknown:  # the full pipeline answers SERVICE_UNAVAILABLE without writing again
-            request.state.write_outcome_unknown = True
+            state["write_outcome_unknown"] = True
             return None
         if answered is None:
             return None
         text, viewer = answered
-        body = b'{"data":' + text.encode()
-        body += b',"extensions":{"cost":%d}}' % cost if viewer.is_admin else b"}"
+        out = b'{"data":' + text.encode()
+        out += b',"extensions":{"cost":%d}}' % cost if viewer.is_admin else b"}"
         outcome = RequestOutcome(query_cost=cost, compiled=True)
-        request.state.graphql_context = HotContext(viewer=viewer, operation_name=hot.operation_name, outcome=outcome)
-        return Response(body, media_type=GRAPHQL_RESPONSE_JSON if wants_graphql_response(accept) else JSON)
+        state["graphql_context"] = HotContext(viewer=viewer, operation_name=hot.operation_name, outcome=outcome)
+        return HotAnswer(out, GRAPHQL_RESPONSE_JSON if wants_graphql_response(accept) else JSON)
 
     def _user_id(self, token: str) -> int | None:
         """The user of a valid access token of this server; None for anything else (an SSO token, a bad one).
@@ -164,3 +184,90 @@ class HotPath:
         if len(self.verified) > VERIFIED_TOKENS:
             self.verified.popitem(last=False)
         return int(sub)
+
+
+class HotLane:
+    """The first middleware: a request the hot path answers is answered here, before the rest of the stack (proxy
+    headers, body limit, CORS, routing, the GraphQL view), which it does not need; the request log is the same.
+
+    It takes a `POST /graphql` with `Content-Type: application/json`, a `Content-Length` within
+    `LIMITS_MAX_BODY_BYTES` and no `Origin` (CORS stays with its middleware), once some document is hot. It reads
+    the body; when the hot path does not answer, the rest of the stack gets the request with that body, as sent."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot: HotPath | None = None
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/graphql":
+            hot = getattr(scope["app"].state, "hot_path", None)
+        if hot is None or scope.get("root_path") or not hot.armed():
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length") or ""
+        media = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if (
+            media != JSON
+            or "origin" in headers
+            or "authorization" not in headers
+            or not declared.isdigit()
+            or int(declared) > self.max_body_bytes
+        ):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        messages: list[Message] = []
+        size = 0
+        while True:  # the body, as BodyLimit would let it through; anything else goes on to the stack as it came
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes or not message.get("more_body", False):
+                break
+        complete = messages[-1]["type"] == "http.request" and not messages[-1].get("more_body", False)
+        rid = request_id(scope)
+        state: dict[str, Any] = scope["state"]
+        answer = None
+        if complete and size <= self.max_body_bytes:
+            body = b"".join(m.get("body", b"") for m in messages)
+
+            async def given() -> bytes:
+                return body
+
+            try:
+                answer = await hot.serve(headers, given, state)
+            except Exception:  # a fault of ours: the full pipeline answers (a write sent has raised OutcomeUnknown)
+                log.exception("the hot path failed; the full pipeline answers")
+        if answer is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", b"%d" % len(answer.body)),
+                    (b"content-type", answer.media_type.encode()),
+                    (b"x-request-id", rid.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer.body})
+        hot.compiled.stats["hot lane"] += 1
+        record(scope, rid, 200, time.perf_counter() - started)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A receive that gives these messages first, then the connection's own."""
+    pending = list(messages)
+
+    async def again() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return again

@@ -172,9 +172,9 @@ class GraphQLHTTPRules(_View):
         request = Request(scope=scope, receive=receive)
         hot = getattr(self.state, "hot_path", None) if scope["method"] == "POST" else None
         if hot is not None:  # a compiled document seen before: answered without strawberry (server/hot_path.py)
-            hot_response = await hot.serve(request)
-            if hot_response is not None:
-                await hot_response(scope, receive, send)
+            answer = await hot.serve(request.headers, request.body, scope.setdefault("state", {}))
+            if answer is not None:
+                await Response(answer.body, media_type=answer.media_type)(scope, receive, send)
                 return
         accept = request.headers.get("accept")
         try:

@@ -42,6 +42,9 @@ def json_handler(stream: TextIO | None = None) -> logging.Handler:
 
 
 def configure_logging(level: str = "INFO") -> None:
+    # A JSON line carries none of the caller's file and line, thread or process names: not looked up per record
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = json_handler()
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -39,8 +39,13 @@ SECRET_VALUE = re.compile(
 )
 
 
+# Something every pattern above needs (an @, a run of nine digits, "eyJ", a secret's or bearer's name): a text
+# without any of it has nothing to redact, and is passed on after one search instead of five substitutions.
+_CANDIDATE = re.compile(r"(?i)@|\d(?:\D{0,2}\d){8}|eyJ|bearer|passw|secret|api_?key|token|authorization")
+
+
 def redact(text: str) -> str:
-    if not text:
+    if not text or _CANDIDATE.search(text) is None:
         return text
     text = BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = JWT.sub(REDACTED, text)

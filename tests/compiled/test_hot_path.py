@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 from asgi_lifespan import LifespanManager
 from sqlalchemy import event, update
 
@@ -323,3 +325,58 @@ async def test_without_a_read_pool_the_compiled_path_borrows_from_the_engine(
         assert application.state.compiled.stats["hot"] == 1
         assert second.content == first.content
         assert first.json()["data"]["customers"]["nodes"][0]["lastName"] == "Borrowed"
+
+
+async def test_the_hot_lane_keeps_the_request_id_cors_and_body_limit(app, database_url):  # app: tables emptied after
+    # given a server that allows one browser origin, and a hot document
+    settings = settings_with(app__cors_origins=["https://app.example"], limits__max_body_bytes=4096)
+    application = create_app(settings, database_url_override=database_url)
+    async with LifespanManager(application):
+        admin = await make_user(application, Role.ADMIN)
+        await make_customer(application, last_name="Lane")
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            body = {"query": PAGE + " # lane"}
+            first = await post(client, body, admin.token)
+            stats = application.state.compiled.stats
+            served, lane = stats["hot"], stats["hot lane"]
+
+            # when it is sent again with a request id, from the browser origin, and with a body over the limit
+            named = await post(client, body, admin.token, **{"x-request-id": "lane-42"})
+            browser = await post(client, body, admin.token, origin="https://app.example")
+            padded = {**body, "variables": {"pad": "x" * 5000}}
+            too_large = await post(client, padded, admin.token)
+
+        # then the hot path answered the first two, with the client's id and the CORS headers (the one from a
+        # browser after the middleware stack, which adds them), and the body limit refused the third as always
+        assert (stats["hot"], stats["hot lane"]) == (served + 2, lane + 1)
+        assert named.content == browser.content == first.content
+        assert named.headers["x-request-id"] == "lane-42"
+        assert browser.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-origin" not in named.headers
+        assert too_large.status_code == 413
+        assert too_large.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_a_body_in_several_chunks_is_read_whole_by_the_hot_lane(app, client):
+    # given a hot document
+    admin = await make_user(app, Role.ADMIN)
+    await make_customer(app, last_name="Chunks")
+    body = {"query": PAGE + " # chunks"}
+    first = await post(client, body, admin.token)
+    hot, lane = hot_count(app), app.state.compiled.stats["hot lane"]
+    raw = orjson.dumps(body)
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 7):
+            yield raw[start : start + 7]
+
+    headers = {"authorization": f"Bearer {admin.token}", "content-type": "application/json"}
+    # when it comes again in pieces of seven bytes, with and without a Content-Length
+    sized = await client.post("/graphql", content=pieces(), headers={**headers, "content-length": str(len(raw))})
+    streamed = await client.post("/graphql", content=pieces(), headers=headers)
+
+    # then the hot path answers both whole: the sized one in the lane before the middleware stack, the other after
+    assert sized.content == streamed.content == first.content
+    assert hot_count(app) == hot + 2
+    assert app.state.compiled.stats["hot lane"] == lane + 1
