@@ -74,6 +74,7 @@ async def create_read_pool(engine: AsyncEngine, *, size: int, statement_timeout_
         min_size=0,
         max_size=size,
         reset=_no_reset,
+        max_inactive_connection_lifetime=0,  # no idle timer armed per checkout; a dead one is replaced on use
         timeout=10,
         server_settings={"statement_timeout": str(statement_timeout_ms), "timezone": "UTC"},
     )

@@ -104,6 +104,7 @@ def _serve(host: str, port: int, workers: int, reload: bool = False) -> None:
         workers=workers if workers > 1 else None,
         reload=reload,
         log_config=None,
+        access_log=False,  # our own request line (server/request_log.py) replaces uvicorn's access log
         proxy_headers=False,  # X-Forwarded-For only from APP_TRUSTED_PROXIES: server/proxies.py
         loop="uvloop",  # both come with uvicorn[standard]; named so a missing one fails loudly, not slowly
         http="httptools",
