@@ -273,7 +273,11 @@ class Builder:
         ordering = source.ordering
         rows_needed = any(c.name in ("nodes", "edges", "pageInfo") for c in sel.children)
         size = ph["size"] if rows_needed else ""
-        shown = f"FILTER (WHERE {a}.rn_ <= {size})"
+        # Without pageInfo the page is its rows: no look-ahead row, no row numbers. With it, one row more is read
+        # (hasNextPage) and numbered, and the aggregates keep the first `size`.
+        paged = any(c.name == "pageInfo" for c in sel.children)
+        shown = f"FILTER (WHERE {a}.rn_ <= {size})" if paged else ""
+        rank = f"{a}.rn_" if paged else q.order_by(ordering, a)
         pairs: list[tuple[str, str]] = []
         for child in sel.children:
             if child.name == "__typename":
@@ -284,7 +288,7 @@ class Builder:
                 pairs.append((child.key, source.total or total))
             elif child.name == "nodes":
                 node = self.object(source.node_type, child.children, a)
-                pairs.append((child.key, f"coalesce(json_agg({node} ORDER BY {a}.rn_) {shown}, '[]'::json)"))
+                pairs.append((child.key, f"coalesce(json_agg({node} ORDER BY {rank}) {shown}, '[]'::json)"))
             elif child.name == "edges":
                 edge: list[tuple[str, str]] = []
                 for e in child.children:
@@ -295,7 +299,7 @@ class Builder:
                     else:
                         edge.append((e.key, self.object(source.node_type, e.children, a)))
                 pairs.append(
-                    (child.key, f"coalesce(json_agg({q.json_object(edge)} ORDER BY {a}.rn_) {shown}, '[]'::json)")
+                    (child.key, f"coalesce(json_agg({q.json_object(edge)} ORDER BY {rank}) {shown}, '[]'::json)")
                 )
             else:  # pageInfo
                 info: list[tuple[str, str]] = []
@@ -317,10 +321,15 @@ class Builder:
         order = q.order_by(ordering, a)
         keys = [ph[f"k{i}"] for i in range(len(ordering.columns))] if after_given else []
         page_where = source.where(a) + ([q.after(ordering, a, keys)] if after_given else [])
-        page = (
-            f"SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn_ FROM {source.table} {a} "
-            f"WHERE {q.conjunction(page_where)} ORDER BY {order} LIMIT {size} + 1"
-        )
+        if paged:
+            page = (
+                f"SELECT {a}.*, row_number() OVER (ORDER BY {order}) AS rn_ FROM {source.table} {a} "
+                f"WHERE {q.conjunction(page_where)} ORDER BY {order} LIMIT {size} + 1"
+            )
+        else:
+            page = (
+                f"SELECT {a}.* FROM {source.table} {a} WHERE {q.conjunction(page_where)} ORDER BY {order} LIMIT {size}"
+            )
         return f"(SELECT {body} FROM ({page}) {a} GROUP BY ())"  # one row, also for an empty page
 
     def lookup(self, sel: Sel, table: str, node_type: str, where: Callable[[str], list[str]]) -> str:

@@ -3,13 +3,14 @@
 - Global ID: base64url("<Type>:<pk>") without padding (schema/ids.py). PostgreSQL's base64 uses `+/` and
   wraps lines after 76 characters: `translate` maps the alphabet and drops the newlines.
 - DateTime: Python's `isoformat()` of an aware UTC datetime: six fraction digits, or none when the
-  microseconds are zero; always `+00:00`.
+  microseconds are zero; always `+00:00`. One `to_char` each (they are the statements' dearest calls).
 - Cursor: base64url of orjson's compact `["<ordering name>", <key values>]` (resolvers/pagination.py); text
   key values go through `to_json`, which escapes exactly as orjson does (checked by the differential test).
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import orjson
@@ -28,16 +29,20 @@ def base64url(expr: str) -> str:
 
 
 def global_id(type_name: str, alias: str) -> str:
-    return base64url(f"{literal(type_name + ':')} || {alias}.id")
+    """The node's global ID. base64 encodes three bytes at a time, so a prefix `<Type>:` whose length is a multiple
+    of three is encoded once, here, and PostgreSQL encodes only the digits: the base64 of ASCII digits (and `-`)
+    never holds `+` or `/`, and a bigint's 20 characters never reach a line break."""
+    prefix = type_name + ":"
+    if len(prefix.encode()) % 3 == 0:
+        encoded = base64.urlsafe_b64encode(prefix.encode()).decode()
+        return f"({literal(encoded)} || rtrim(encode({alias}.id::text::bytea, 'base64'), '='))"
+    return base64url(f"{literal(prefix)} || {alias}.id")
 
 
 def iso(expr: str) -> str:
-    """`datetime.isoformat()` of a timestamptz (NULL stays NULL)."""
-    u = f"({expr} AT TIME ZONE 'UTC')"
-    return (
-        f"(to_char({u}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN to_char({u}, 'US') = '000000' THEN '' ELSE to_char({u}, '.US') END || '+00:00')"
-    )
+    """`datetime.isoformat()` of a timestamptz (NULL stays NULL): one `to_char` with six fraction digits, the
+    fraction dropped when it is zero (`.000000+` occurs only there: the offset is the only `+`)."""
+    return f"replace(to_char(({expr} AT TIME ZONE 'UTC'), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
 
 
 def sql_type(column: Any) -> str:
