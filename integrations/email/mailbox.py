@@ -35,9 +35,7 @@ class FileMailbox:
         self.directory = Path(directory)
         self.sender = sender
         self._one_thread: anyio.CapacityLimiter | None = None
-
-    def path_for(self, message: EmailMessage) -> Path:
-        return self.directory / f"{message.key}.eml"
+        self._resolved: Path | None = None
 
     async def send(self, message: EmailMessage) -> None:
         if self._one_thread is None:
@@ -46,12 +44,19 @@ class FileMailbox:
         log.info("email written to %s", path, extra={"email_file": str(path), "category": message.category})
 
     def _write(self, message: EmailMessage) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.path_for(message)
+        if self._resolved is None:  # made and resolved once, not per message
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._resolved = self.directory.resolve()
+        path = self._resolved / f"{message.key}.eml"
         partial = path.with_suffix(".eml.partial")
-        partial.write_bytes(eml(self.sender, message))
+        data = eml(self.sender, message)
+        try:
+            partial.write_bytes(data)
+        except FileNotFoundError:  # the directory was removed while the server ran: made again
+            self._resolved.mkdir(parents=True, exist_ok=True)
+            partial.write_bytes(data)
         os.replace(partial, path)  # a reader never sees half a message
-        return path.resolve()
+        return path
 
 
 # UTF-8 bodies and headers as quoted-printable: ASCII text stays readable in the file.

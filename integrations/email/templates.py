@@ -21,6 +21,7 @@ def environment() -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package files: loaded once, not checked on disk for every email
     )
 
 

@@ -190,3 +190,24 @@ def test_a_mailbox_file_reads_back_as_sent_and_stays_readable(tmp_path):
     assert parts(parsed) == (message.text, message.html)
     raw = path.read_bytes()
     assert b"Plain ASCII line." in raw and b"Content-Type: multipart/alternative" in raw
+
+
+def test_the_mailbox_makes_its_directory_again_when_it_was_removed(tmp_path):
+    # given a mailbox that has written a message, whose directory is then removed
+    import shutil
+
+    from integrations.email import EmailMessage
+    from integrations.email.mailbox import FileMailbox
+
+    box = FileMailbox(tmp_path / "mail", sender="Customer Graph <noreply@example.com>")
+    first = EmailMessage(to=("a@example.com",), subject="One", text="1\n", html="<p>1</p>", key="k-1")
+    assert box._write(first).exists()
+    shutil.rmtree(tmp_path / "mail")
+
+    # when it writes the next one
+    second = EmailMessage(to=("a@example.com",), subject="Two", text="2\n", html="<p>2</p>", key="k-2")
+    path = box._write(second)
+
+    # then the directory is there again, with the message in it
+    assert path == (tmp_path / "mail").resolve() / "k-2.eml"
+    assert read(path)["Subject"] == "Two"
