@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from integrations.auth.tokens import LEEWAY_SECONDS
 from schema.ids import to_global_id
 from server.app import create_app
 from tests.conftest import test_settings as settings_with
-from tests.factories import make_customer, make_user
+from tests.factories import Account, make_customer, make_user
 from tests.performance.test_compiled_budget import wire  # noqa: F401  (the fixture: every statement sent)
 
 ONE = "query One($id: ID!) { customer(id: $id) { id firstName lastName requests { totalCount } } }"
@@ -31,6 +32,20 @@ async def post(client: httpx.AsyncClient, body: dict[str, Any], token: str | Non
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     return await client.post("/graphql", json=body, headers=headers)
+
+
+@asynccontextmanager
+async def own_server(
+    database_url: str, last_name: str, **settings: Any
+) -> AsyncIterator[tuple[Any, Account, httpx.AsyncClient]]:
+    """An app of its own with these settings, an admin, one customer, and a client."""
+    application = create_app(settings_with(**settings), database_url_override=database_url)
+    async with LifespanManager(application):
+        admin = await make_user(application, Role.ADMIN)
+        await make_customer(application, last_name=last_name)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield application, admin, client
 
 
 def hot_count(app: Any) -> int:
@@ -309,17 +324,11 @@ async def test_without_a_read_pool_the_compiled_path_borrows_from_the_engine(
     app, database_url
 ):  # app: tables emptied after
     # given a server with no read pool
-    settings = settings_with(database__read_pool_size=0)
-    application = create_app(settings, database_url_override=database_url)
-    async with LifespanManager(application):
-        admin = await make_user(application, Role.ADMIN)
-        await make_customer(application, last_name="Borrowed")
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            # when a document is read twice (the second time on the hot path)
-            body = {"query": PAGE + " # no read pool"}
-            first = await post(client, body, admin.token)
-            second = await post(client, body, admin.token)
+    async with own_server(database_url, "Borrowed", database__read_pool_size=0) as (application, admin, client):
+        # when a document is read twice (the second time on the hot path)
+        body = {"query": PAGE + " # no read pool"}
+        first = await post(client, body, admin.token)
+        second = await post(client, body, admin.token)
         # then both were answered by compiled statements, on the engine's pool
         assert application.state.compiled.pool is None
         assert application.state.compiled.stats["hot"] == 1
@@ -329,23 +338,18 @@ async def test_without_a_read_pool_the_compiled_path_borrows_from_the_engine(
 
 async def test_the_hot_lane_keeps_the_request_id_cors_and_body_limit(app, database_url):  # app: tables emptied after
     # given a server that allows one browser origin, and a hot document
-    settings = settings_with(app__cors_origins=["https://app.example"], limits__max_body_bytes=4096)
-    application = create_app(settings, database_url_override=database_url)
-    async with LifespanManager(application):
-        admin = await make_user(application, Role.ADMIN)
-        await make_customer(application, last_name="Lane")
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            body = {"query": PAGE + " # lane"}
-            first = await post(client, body, admin.token)
-            stats = application.state.compiled.stats
-            served, lane = stats["hot"], stats["hot lane"]
+    origin = {"app__cors_origins": ["https://app.example"], "limits__max_body_bytes": 4096}
+    async with own_server(database_url, "Lane", **origin) as (application, admin, client):
+        body = {"query": PAGE + " # lane"}
+        first = await post(client, body, admin.token)
+        stats = application.state.compiled.stats
+        served, lane = stats["hot"], stats["hot lane"]
 
-            # when it is sent again with a request id, from the browser origin, and with a body over the limit
-            named = await post(client, body, admin.token, **{"x-request-id": "lane-42"})
-            browser = await post(client, body, admin.token, origin="https://app.example")
-            padded = {**body, "variables": {"pad": "x" * 5000}}
-            too_large = await post(client, padded, admin.token)
+        # when it is sent again with a request id, from the browser origin, and with a body over the limit
+        named = await post(client, body, admin.token, **{"x-request-id": "lane-42"})
+        browser = await post(client, body, admin.token, origin="https://app.example")
+        padded = {**body, "variables": {"pad": "x" * 5000}}
+        too_large = await post(client, padded, admin.token)
 
         # then the hot path answered the first two, with the client's id and the CORS headers (the one from a
         # browser after the middleware stack, which adds them), and the body limit refused the third as always
