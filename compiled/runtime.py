@@ -17,6 +17,7 @@ over (the resolver path could write it a second time).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator, Callable
@@ -295,7 +296,25 @@ class CompiledReads:
     async def _write(self, engine: AsyncEngine, plan: Plan, params: list[Any]) -> str | None:
         """Runs a write statement: its payload's JSON; None when it wrote nothing (no row back, or PostgreSQL
         refused it and rolled it back) and the resolver path should answer; `OutcomeUnknown` when the statement
-        was sent and no answer came (compiled/writes.py)."""
+        was sent and no answer came (compiled/writes.py).
+
+        A cancelled request does not cancel its write half-way: the statement runs on in a task of its own, bounded
+        by PostgreSQL's `statement_timeout`, and the request waits for its outcome, so the answer says what happened.
+        The execution timeout (`LIMITS_EXECUTION_TIMEOUT_SECONDS`) then ends without a timeout error. A second
+        cancellation while waiting gives up: `OutcomeUnknown`."""
+        sending = asyncio.ensure_future(self._send_write(engine, plan, params))
+        try:
+            return await asyncio.shield(sending)
+        except asyncio.CancelledError:
+            self.stats["write awaited past a cancellation"] += 1
+            try:
+                return await asyncio.shield(sending)
+            except asyncio.CancelledError:
+                self.stats["write outcome unknown"] += 1
+                sending.add_done_callback(_retrieved)  # it finishes alone; what it raises is not for anyone
+                raise writes.OutcomeUnknown("cancelled twice while the write was in flight") from None
+
+    async def _send_write(self, engine: AsyncEngine, plan: Plan, params: list[Any]) -> str | None:
         try:
             async with self.connection(engine) as driver:
                 try:
@@ -445,6 +464,11 @@ def _known(type_name: str, field_name: str) -> bool:
 
 def _rule(type_name: str, field_name: str) -> Callable[[dict[str, Any], Viewer], rules.Bound] | None:
     return rules.rule(type_name, field_name) or writes.rule(type_name, field_name)
+
+
+def _retrieved(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _nothing(_statement: str) -> None:

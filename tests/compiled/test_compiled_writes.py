@@ -13,12 +13,15 @@ import asyncpg
 import httpx
 import orjson
 import pytest
+from asgi_lifespan import LifespanManager
 from sqlalchemy import update
 
 from db import models
 from db.enums import Role
 from db.refs import entity_ref
+from server.app import create_app
 from tests.conftest import _asyncpg_dsn
+from tests.conftest import test_settings as settings_with
 from tests.factories import make_customer, make_user
 from tests.performance.test_compiled_budget import wire  # noqa: F401  (the fixture: every statement sent)
 
@@ -389,6 +392,37 @@ async def test_a_write_whose_outcome_is_unknown_on_the_full_pipeline(app, client
     error = answer.json()["errors"][0]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE" and error["path"] == ["createCustomer"]
     assert await listener.fetchval("SELECT count(*) FROM customers") == 0
+
+
+async def test_a_write_past_the_execution_timeout_answers_what_happened(app, database_url, listener):
+    # given a server whose requests stop after half a second, and an admin whose write is not hot yet
+    settings = settings_with(limits__execution_timeout_seconds=0.5)
+    application = create_app(settings, database_url_override=database_url)
+    async with LifespanManager(application):
+        admin = await make_user(application, Role.ADMIN)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            # when its statement waits a second and a half for a lock, past the timeout, and then runs
+            locker = await asyncpg.connect(_asyncpg_dsn(database_url))
+            tx = locker.transaction()
+            await tx.start()
+            await locker.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+            try:
+                sending = asyncio.ensure_future(hot_post(client, admin.token, "past.timeout@example.com"))
+                await asyncio.sleep(1.5)
+            finally:
+                await tx.rollback()
+                await locker.close()
+            answer = await sending
+
+        # then the answer is the customer it wrote (not a timeout that leaves the client guessing), and it is there
+        payload = answer.json()
+        assert "errors" not in payload, payload
+        created = payload["data"]["createCustomer"]
+        assert created["errors"] == [] and created["customer"]["email"] == "past.timeout@example.com"
+        assert application.state.compiled.stats["write awaited past a cancellation"] == 1
+    found = await listener.fetchval("SELECT count(*) FROM customers WHERE email = 'past.timeout@example.com'")
+    assert found == 1
 
 
 SLOW_INSERT = """
