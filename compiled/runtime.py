@@ -367,7 +367,7 @@ class CompiledReads:
                 row: tuple[str, int | None, bool, bool] | None = None
                 guess = self.viewers.get(user_id)
                 if guess is not None:
-                    viewer = Viewer(user_id=user_id, role=Role(guess[0]), customer_id=guess[1], email_verified=guess[2])
+                    viewer = _viewer(user_id, guess)
                     bounds = self.bind(hot.tree, raw_variables, viewer)
                     plan = self.plan(hot.query, hot.operation_name, guess[0], hot.tree, bounds)
                     found = await raw.fetchrow(plan.with_viewer(), *plan.parameters(bounds), *guess, user_id)
@@ -376,14 +376,12 @@ class CompiledReads:
                         return self._served_hot(hot, found[4], viewer)
                     row = (found[0], found[1], found[2], found[3]) if found is not None else None
                 else:
-                    found = await raw.fetchrow(VIEWER_SQL, user_id)
-                    self.on_statement(VIEWER_SQL)
-                    row = (found[0], found[1], found[2], found[3]) if found is not None else None
+                    row = await self._viewer_row(raw, user_id)
                 if row is None or not row[3]:
                     self.viewers.items.pop(user_id, None)
                     return None
                 self.viewers.put(user_id, (row[0], row[1], row[2]))
-                viewer = Viewer(user_id=user_id, role=Role(row[0]), customer_id=row[1], email_verified=row[2])
+                viewer = _viewer(user_id, row)
                 bounds = self.bind(hot.tree, raw_variables, viewer)
                 plan = self.plan(hot.query, hot.operation_name, viewer.role.value, hot.tree, bounds)
                 text: str = await raw.fetchval(plan.sql, *plan.parameters(bounds))
@@ -410,16 +408,15 @@ class CompiledReads:
         if guess is None:  # the row is read first; a deactivated or unknown user takes the full pipeline
             try:
                 async with self.connection(engine) as raw:
-                    found = await raw.fetchrow(VIEWER_SQL, user_id)
-                    self.on_statement(VIEWER_SQL)
+                    row = await self._viewer_row(raw, user_id)
             except Exception as error:
                 log.warning("viewer lookup failed; the full pipeline answers", extra={"error": type(error).__name__})
                 return None
-            if found is None or not found[3]:
+            if row is None or not row[3]:
                 return None
-            guess = (found[0], found[1], found[2])
+            guess = (row[0], row[1], row[2])
             self.viewers.put(user_id, guess)
-        viewer = Viewer(user_id=user_id, role=Role(guess[0]), customer_id=guess[1], email_verified=guess[2])
+        viewer = _viewer(user_id, guess)
         try:
             bounds = self.bind(hot.tree, raw_variables, viewer, request_id=request_id)
         except Unplannable as reason:
@@ -431,6 +428,12 @@ class CompiledReads:
             self.viewers.items.pop(user_id, None)
             return None
         return self._served_hot(hot, text, viewer)
+
+    async def _viewer_row(self, raw: Any, user_id: int) -> tuple[str, int | None, bool, bool] | None:
+        """The user's row (role, customer id, email verified, active) read alone, or None when there is none."""
+        found = await raw.fetchrow(VIEWER_SQL, user_id)
+        self.on_statement(VIEWER_SQL)
+        return (found[0], found[1], found[2], found[3]) if found is not None else None
 
     def _served_hot(self, hot: HotDocument, text: str, viewer: Viewer) -> tuple[str, Viewer]:
         self.stats["planned"] += 1
@@ -456,6 +459,11 @@ def _pages_sized_by_variables(document: DocumentNode) -> bool:
     visitor = _PageSizeVariables()
     graphql.visit(document, visitor)
     return visitor.found
+
+
+def _viewer(user_id: int, row: tuple[Any, ...]) -> Viewer:
+    """The viewer of a user's row (role, customer id, email verified, ...)."""
+    return Viewer(user_id=user_id, role=Role(row[0]), customer_id=row[1], email_verified=row[2])
 
 
 def _known(type_name: str, field_name: str) -> bool:
